@@ -1,0 +1,152 @@
+"""The workflow configuration: schema validation with defaults, cross-checks, and what it implies.
+
+Errors name the key, say what is wrong and how to fix it. The schema lives in
+workflow/schemas/config.schema.yaml; every key there has a description.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import yaml
+from jsonschema import Draft7Validator, validators
+
+from .backbones import REGISTRY, get_backbone
+from .readout import ReadoutSpec
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+def _with_defaults(cls):
+    check_properties = cls.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if "default" in sub:
+                    instance.setdefault(key, copy.deepcopy(sub["default"]))
+        yield from check_properties(validator, properties, instance, schema)
+
+    return validators.extend(cls, {"properties": set_defaults})
+
+
+DefaultingValidator = _with_defaults(Draft7Validator)
+
+
+def load_schema(path=SCHEMA_PATH) -> dict:
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "(top level)"
+
+
+def _describe(error) -> str:
+    key = _key(error.absolute_path)
+    desc = error.schema.get("description", "") if isinstance(error.schema, dict) else ""
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        extra = sorted(set(error.instance) - set(allowed))
+        hint = f"remove or rename {', '.join(extra)}" + (f"; allowed keys: {', '.join(allowed)}" if allowed else "")
+        return f"config key `{key}`: unknown key(s) {', '.join(extra)}: {hint}"
+    if error.validator == "enum":
+        return f"config key `{key}`: {error.instance!r} is not allowed; use one of {', '.join(map(str, error.validator_value))}. {desc}"
+    if error.validator == "required":
+        return f"config key `{key}`: {error.message}; add it. {desc}"
+    return f"config key `{key}`: {error.message}. {desc}"
+
+
+def validate_config(config: dict, schema: dict | None = None) -> dict:
+    """Fill defaults into `config` (in place) and check it; raise ConfigError listing every problem."""
+    schema = schema or load_schema()
+    errors = sorted(DefaultingValidator(schema).iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [_describe(e) for e in errors]
+    if not problems:
+        problems = _cross_check(config)
+    if problems:
+        raise ConfigError("invalid posenc config:\n  - " + "\n  - ".join(problems))
+    return config
+
+
+def _cross_check(config: dict) -> list[str]:
+    problems = []
+    sets = config["image_sets"]
+    for name, spec in sets.items():
+        needs = {"embedded": ("split", "count"), "folder": ("path",), "synthetic": ()}[spec["source"]]
+        for key in needs:
+            if key not in spec:
+                problems.append(f"config key `image_sets.{name}.{key}`: required for source {spec['source']}; add it")
+    for key, names in (("train_set", [config["train_set"]]), ("test_sets", config["test_sets"])):
+        for n in names:
+            if n not in sets:
+                problems.append(f"config key `{key}`: {n!r} is not an image set; define it under image_sets "
+                                f"(defined: {', '.join(sets)})")
+    for name, b in config["backbones"].items():
+        where = f"backbones.{name}"
+        if b["arch"] not in REGISTRY:
+            problems.append(f"config key `{where}.arch`: unknown architecture {b['arch']!r}; use one of {', '.join(REGISTRY)}")
+            continue
+        spec = get_backbone(b["arch"])
+        if b["weights"] not in spec.weight_sources:
+            problems.append(f"config key `{where}.weights`: {b['weights']!r} is not a weight source of {b['arch']}; "
+                            f"use one of {', '.join(spec.weight_sources)}")
+        if b["weights"] == "checkpoint" and not b.get("checkpoint"):
+            problems.append(f"config key `{where}.checkpoint`: weights checkpoint needs the path of a state dict file")
+        if not b["conv_padding"] and not spec.removable_padding:
+            problems.append(f"config key `{where}.conv_padding`: removing padding is only defined for plain conv "
+                            f"stacks (vgg16), not {b['arch']}; set it to true")
+    for table, tspec in config["tables"].items():
+        if tspec.get("test_set") and tspec["test_set"] not in config["test_sets"]:
+            problems.append(f"config key `tables.{table}.test_set`: {tspec['test_set']!r} is not one of test_sets "
+                            f"({', '.join(config['test_sets'])})")
+        for i, row in enumerate(tspec.get("rows", [])):
+            where = f"tables.{table}.rows.{i}"
+            if row["backbone"] not in config["backbones"]:
+                problems.append(f"config key `{where}.backbone`: {row['backbone']!r} is not defined under backbones "
+                                f"({', '.join(config['backbones'])})")
+                continue
+            taps = row_readout(config, row).taps or ()
+            arch = get_backbone(config["backbones"][row["backbone"]]["arch"])
+            for tap in taps:
+                if tap not in [t.name for t in arch.taps]:
+                    problems.append(f"config key `{where}.readout.taps`: {arch.name} has no tap {tap!r}; "
+                                    f"its taps are {', '.join(t.name for t in arch.taps)}")
+    return problems
+
+
+def load_config(path) -> dict:
+    with open(path) as fh:
+        config = yaml.safe_load(fh) or {}
+    return validate_config(config)
+
+
+# ---- what a valid config implies -----------------------------------------------------------------------
+def row_readout(config: dict, row: dict) -> ReadoutSpec:
+    """The readout of a table row: the top-level readout with the row's overrides."""
+    merged = {**config["readout"], **row.get("readout", {})}
+    taps = merged.get("taps")
+    return ReadoutSpec(merged["layers"], merged["kernel"], merged["padding"], tuple(taps) if taps else None)
+
+
+def table_runs(config: dict, table: str) -> list[tuple[str, str]]:
+    """(backbone, readout id) of every row of a table, in row order, without repeats."""
+    runs = []
+    for row in config["tables"][table]["rows"]:
+        run = (row["backbone"], row_readout(config, row).id)
+        if run not in runs:
+            runs.append(run)
+    return runs
+
+
+def seed_list(config: dict) -> list[int]:
+    return list(range(config["seeds"]))
+
+
+def backbone_params(config: dict, name: str) -> dict:
+    return {"name": name, **config["backbones"][name]}

@@ -1,0 +1,162 @@
+"""Training readouts from a feature store (PROTOCOL section 5).
+
+The heads of all targets are trained in the same pass over the store: each mini-batch is read once and
+given to every head in turn. Heads share nothing (own parameters, optimiser, schedule; initialisation
+seeded by run seed and target), so the result equals training them one by one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from .io import atomic_path
+from .readout import PosENet, ReadoutSpec, build_head, upsample
+from .store import StoreReader
+from .targets import target_stack
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 15
+    batch_size: int = 32
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    lr_milestones: tuple[int, ...] = (10,)
+    lr_gamma: float = 0.1
+    shuffle_buffer: int = 1024  # images held in memory for shuffling; a store that fits is read once
+    output_size: int = 224
+    stripe_range: str = "unit"
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        if "lr_milestones" in known:
+            known["lr_milestones"] = tuple(known["lr_milestones"])
+        return cls(**known)
+
+
+class BatchSource:
+    """Shuffled mini-batches of a store, float32, with memory bounded by `buffer` images.
+
+    A store of at most `buffer` images is read once and kept (an exact shuffle every epoch). A larger one is
+    streamed: its chunks come in a random order, `buffer` images at a time are shuffled together.
+    """
+
+    def __init__(self, reader: StoreReader, batch_size: int, buffer: int):
+        self.reader, self.batch_size = reader, batch_size
+        self.buffer = max(buffer, batch_size, reader.chunk)
+        self._kept = reader.read(0, reader.n_images) if reader.n_images <= self.buffer else None
+
+    def epoch(self, rng: np.random.Generator):
+        if self._kept is not None:
+            order = rng.permutation(self.reader.n_images)
+            for i in range(0, len(order), self.batch_size):
+                yield torch.from_numpy(self._kept[np.sort(order[i : i + self.batch_size])].astype(np.float32))
+            return
+        blocks = self.reader.blocks()
+        carry = np.empty((0, self.reader.channels) + self.reader.arrays[0].shape[2:], dtype=self.reader.arrays[0].dtype)
+        pending = list(rng.permutation(len(blocks)))
+        while pending or len(carry):
+            parts, held = [carry], len(carry)
+            while pending and held < self.buffer:
+                start, stop = blocks[pending.pop(0)]
+                parts.append(self.reader.read(start, stop))
+                held += stop - start
+            pool = np.concatenate(parts)
+            pool = pool[rng.permutation(len(pool))]
+            full = len(pool) - len(pool) % self.batch_size if pending else len(pool)
+            for i in range(0, full, self.batch_size):
+                yield torch.from_numpy(pool[i : i + self.batch_size].astype(np.float32))
+            carry = pool[full:]
+
+
+def train_heads(store_path, spec: ReadoutSpec, targets, cfg: TrainConfig = TrainConfig(), seed: int = 0,
+                device: str = "cpu", progress: bool = True, expect: dict | None = None):
+    """Train one head per target on the store; return ({target: head}, history, store provenance)."""
+    reader = StoreReader(store_path, spec.taps, expect=expect)
+    dev = torch.device(device)
+    targets = list(targets)
+    maps = target_stack(targets, cfg.output_size, cfg.stripe_range).to(dev)
+    heads = {t: build_head(reader.channels, spec, seed, t).to(dev) for t in targets}
+    optims = {t: torch.optim.SGD(h.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+              for t, h in heads.items()}
+    scheds = {t: torch.optim.lr_scheduler.MultiStepLR(o, list(cfg.lr_milestones), cfg.lr_gamma) for t, o in optims.items()}
+    source = BatchSource(reader, cfg.batch_size, cfg.shuffle_buffer)
+    rng = np.random.default_rng(seed)
+    history = []
+    label = f"train {reader.provenance['backbone']} {spec.id} seed {seed}"
+    steps = cfg.epochs * -(-reader.n_images // cfg.batch_size)
+    with tqdm(total=steps, desc=label, unit="batch", disable=not progress, mininterval=2) as bar:
+        for epoch in range(cfg.epochs):
+            for head in heads.values():
+                head.train()
+            sums = {t: 0.0 for t in targets}
+            seen = 0
+            for x in source.epoch(rng):
+                x = x.to(dev, non_blocking=True)
+                for k, t in enumerate(targets):
+                    pred = upsample(heads[t](x), cfg.output_size)
+                    loss = F.mse_loss(pred, maps[k].expand_as(pred))
+                    optims[t].zero_grad(set_to_none=True)
+                    loss.backward()
+                    optims[t].step()
+                    sums[t] += loss.item() * len(x)
+                seen += len(x)
+                bar.update(1)
+            for s in scheds.values():
+                s.step()
+            history.append({"epoch": epoch + 1, **{t: sums[t] / seen for t in targets}})
+    for head in heads.values():
+        head.eval()
+    return heads, history, reader.provenance
+
+
+def save_heads(path, heads: dict, spec: ReadoutSpec, cfg: TrainConfig, seed: int, history, provenance: dict,
+               in_channels: int) -> None:
+    payload = {
+        "readout": asdict(spec),
+        "in_channels": in_channels,
+        "targets": {t: h.state_dict() for t, h in heads.items()},
+        "train_config": asdict(cfg),
+        "seed": seed,
+        "history": history,
+        "store_provenance": provenance,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_heads(path, device: str = "cpu"):
+    """({target: head in eval mode}, ReadoutSpec, payload) from a file written by save_heads."""
+    payload = torch.load(Path(path), map_location=device, weights_only=False)
+    r = payload["readout"]
+    spec = ReadoutSpec(r["layers"], r["kernel"], r["padding"], tuple(r["taps"]) if r["taps"] else None)
+    heads = {}
+    for target, state in payload["targets"].items():
+        head = PosENet(payload["in_channels"], spec)
+        head.load_state_dict(state)
+        heads[target] = head.to(device).eval()
+    return heads, spec, payload
+
+
+def resolve_training_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def train_readout(store_path, out_path, spec: ReadoutSpec, targets, cfg: TrainConfig, seed: int,
+                  device: str = "auto", progress: bool = True) -> dict:
+    """Train the heads of all targets on a store and save them; return the last epoch's losses."""
+    dev = resolve_training_device(device)
+    heads, history, provenance = train_heads(store_path, spec, targets, cfg, seed, dev, progress)
+    in_channels = next(iter(heads.values())).body[0].in_channels
+    save_heads(out_path, {t: h.cpu() for t, h in heads.items()}, spec, cfg, seed, history, provenance, in_channels)
+    return history[-1]

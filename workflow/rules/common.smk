@@ -1,0 +1,64 @@
+# Validation and helpers; rules stay declarative and call these.
+import os
+
+from posenc import __version__
+from posenc.config import backbone_params, seed_list, table_runs, validate_config
+
+validate_config(config)
+
+MAX_JOB_THREADS = max(1, min(workflow.cores, os.cpu_count() or 1))
+
+
+wildcard_constraints:
+    backbone=r"[A-Za-z0-9_\-]+",
+    image_set=r"[A-Za-z0-9_\-]+",
+    readout=r"L\d+-k\d+-p\d+-[A-Za-z0-9_+]+",
+    seed=r"\d+",
+
+
+def image_set_spec(wildcards):
+    return config["image_sets"][wildcards.image_set]
+
+
+def image_set_inputs(wildcards):
+    spec = config["image_sets"][wildcards.image_set]
+    return [spec["path"]] if spec["source"] == "folder" else []
+
+
+def extract_inputs(wildcards):
+    inputs = {"manifest": f"results/images/{wildcards.image_set}.json"}
+    if config["backbones"][wildcards.backbone]["weights"] == "hed":
+        inputs["hed"] = config["hed_weights"]
+    if config["backbones"][wildcards.backbone]["weights"] == "checkpoint":
+        inputs["checkpoint"] = config["backbones"][wildcards.backbone]["checkpoint"]
+    return inputs
+
+
+def extract_params(wildcards):
+    return backbone_params(config, wildcards.backbone)
+
+
+def extract_threads(wildcards):
+    # a backbone forward pass uses every core; raw pixels need one
+    arch = config["backbones"][wildcards.backbone]["arch"]
+    return 1 if arch == "pixels" else MAX_JOB_THREADS
+
+
+def features_params():
+    return {k: v for k, v in config["features"].items() if k != "device"}
+
+
+def training_params():
+    return {k: v for k, v in config["training"].items() if k != "device"}
+
+
+def test_stores(wildcards):
+    return [f"results/features/{wildcards.backbone}/{s}.zarr" for s in config["test_sets"]]
+
+
+def table_metrics(table):
+    return [
+        f"results/metrics/{backbone}/{readout}/seed{seed}.csv"
+        for backbone, readout in table_runs(config, table)
+        for seed in seed_list(config)
+    ]

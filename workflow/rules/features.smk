@@ -1,0 +1,18 @@
+rule extract_features:
+    input:
+        unpack(extract_inputs),
+    output:
+        store=directory("results/features/{backbone}/{image_set}.zarr"),
+    params:
+        backbone=extract_params,
+        input=config["input"],
+        features=features_params(),
+        hed_path=config["hed_weights"],
+        version=__version__,
+    threads: extract_threads
+    log:
+        "logs/extract_features/{backbone}/{image_set}.log",
+    benchmark:
+        "benchmarks/extract_features/{backbone}/{image_set}.tsv"
+    script:
+        "../scripts/extract_features.py"
