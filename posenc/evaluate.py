@@ -22,31 +22,32 @@ def check_same_backbone(train_provenance: dict, test_provenance: dict, where: st
                          f"{', '.join(diff)}): rebuild it with the same backbone settings")
 
 
-def predict(heads: dict, x: torch.Tensor, size: int = 224) -> dict[str, np.ndarray]:
+def predict(heads, x: torch.Tensor, size: int = 224) -> np.ndarray:
+    """(N, T, size, size) predictions of all heads at the evaluation size."""
     with torch.no_grad():
-        return {t: upsample(h(x), size).cpu().numpy() for t, h in heads.items()}
+        return upsample(heads(x), size).cpu().numpy()
 
 
-def evaluate_store(heads: dict, spec, store_path, train_provenance: dict, *, output_size: int = 224,
+def evaluate_store(heads, targets, spec, store_path, train_provenance: dict, *, output_size: int = 224,
                    stripe_range: str = "unit", batch_size: int = 32, device: str = "cpu"):
     """Rows {image, test_input, target, spc, mae} for every image of a store and every head."""
     reader = StoreReader(store_path, spec.taps)
     check_same_backbone(train_provenance, reader.provenance, str(store_path))
-    maps = {t: target_tensor(t, output_size, stripe_range).numpy() for t in heads}
-    map_ranks = {t: ranks(m) for t, m in maps.items()}
+    maps = [target_tensor(t, output_size, stripe_range).numpy() for t in targets]
+    map_ranks = [ranks(m) for m in maps]
     rows = []
     for start in range(0, reader.n_images, batch_size):
         stop = min(start + batch_size, reader.n_images)
         preds = predict(heads, torch.from_numpy(reader.read(start, stop).astype(np.float32)).to(device), output_size)
         for i in range(stop - start):
-            for t, p in preds.items():
+            for k, t in enumerate(targets):
                 rows.append({
                     "image_set": reader.provenance["image_set"],
                     "image": reader.image_names[start + i],
                     "test_input": reader.test_inputs[start + i],
                     "target": t,
-                    "spc": spearman(p[i], maps[t], map_ranks[t]),
-                    "mae": mae(p[i], maps[t]),
+                    "spc": spearman(preds[i, k], maps[k], map_ranks[k]),
+                    "mae": mae(preds[i, k], maps[k]),
                 })
     return rows
 
@@ -70,11 +71,11 @@ def evaluate_readout(heads_path, test_stores, out_csv, device: str = "cpu") -> i
     from .io import atomic_write_text
     from .training import load_heads
 
-    heads, spec, payload = load_heads(heads_path, device)
+    heads, targets, spec, payload = load_heads(heads_path, device)
     cfg = payload["train_config"]
     rows = []
     for store in test_stores:
-        rows += evaluate_store(heads, spec, store, payload["store_provenance"], output_size=cfg["output_size"],
+        rows += evaluate_store(heads, targets, spec, store, payload["store_provenance"], output_size=cfg["output_size"],
                                stripe_range=cfg["stripe_range"], device=device)
     meta = run_columns(payload, spec)
     frame = pd.DataFrame([{**meta, **r} for r in rows])

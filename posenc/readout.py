@@ -57,31 +57,79 @@ def head_seed(seed: int, target: str) -> int:
 
 
 class PosENet(nn.Module):
-    def __init__(self, in_channels: int, spec: ReadoutSpec = ReadoutSpec(), generator: torch.Generator | None = None):
+    """One readout head per target, packed into one network: output channel t is head t.
+
+    The first convolution stacks the heads' output channels; later layers are grouped by head, and BatchNorm
+    is per channel. Heads share no parameter, so with a loss that sums per-head losses each head trains exactly
+    as it would alone, while the input features are read (and im2col'ed) once for all of them.
+    """
+
+    def __init__(self, in_channels: int, spec: ReadoutSpec = ReadoutSpec(), n_heads: int = 1,
+                 generators: list[torch.Generator] | None = None):
         super().__init__()
+        self.in_channels, self.spec, self.n_heads = in_channels, spec, n_heads
         layers = []
         for i in range(spec.layers):
             last = i == spec.layers - 1
-            out = 1 if last else in_channels
-            layers += [nn.Conv2d(in_channels, out, spec.kernel, padding=spec.padding), nn.BatchNorm2d(out),
-                       nn.Sigmoid() if last else nn.ReLU()]
+            per_head_out = 1 if last else in_channels
+            conv = nn.Conv2d(in_channels * (1 if i == 0 else n_heads), per_head_out * n_heads, spec.kernel,
+                             padding=spec.padding, groups=1 if i == 0 else n_heads)
+            layers += [conv, nn.BatchNorm2d(conv.out_channels), nn.Sigmoid() if last else nn.ReLU()]
         self.body = nn.Sequential(*layers)
-        for m in self.modules():
+        generators = generators or [None] * n_heads
+        for m in self.body:
             if isinstance(m, nn.Conv2d):
-                nn.init.xavier_uniform_(m.weight, generator=generator)
+                per_head = m.out_channels // n_heads
+                for h in range(n_heads):  # each head's slice initialised as a lone Conv2d would be
+                    nn.init.xavier_uniform_(m.weight[h * per_head : (h + 1) * per_head], generator=generators[h])
                 nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(N, C, s, s) features -> (N, n_heads, h, w) position maps in [0, 1]."""
         return self.body(x)
 
 
 def upsample(pred: torch.Tensor, size: int = 224) -> torch.Tensor:
-    """(N, 1, h, w) readout output -> (N, size, size) at the evaluation size."""
-    return F.interpolate(pred, size=(size, size), mode="bilinear", align_corners=False)[:, 0]
+    """(N, T, h, w) readout output -> (N, T, size, size) at the evaluation size."""
+    return F.interpolate(pred, size=(size, size), mode="bilinear", align_corners=False)
 
 
-def build_head(in_channels: int, spec: ReadoutSpec, seed: int, target: str) -> PosENet:
-    return PosENet(in_channels, spec, torch.Generator().manual_seed(head_seed(seed, target)))
+def interpolation_matrix(n_in: int, n_out: int) -> torch.Tensor:
+    """The (n_out, n_in) matrix of 1-D linear upsampling (align_corners=False), taken from F.interpolate itself."""
+    eye = torch.eye(n_in, dtype=torch.float64)[:, None, :]
+    return F.interpolate(eye, size=n_out, mode="linear", align_corners=False)[:, 0, :].T.contiguous()
+
+
+class UpsampledMSE(nn.Module):
+    """Per-head MSE between the bilinearly upsampled prediction and its target, without upsampling.
+
+    Bilinear upsampling is separable and linear: up(P) = A P A^T. So ||up(P) - T||^2 =
+    <G P G, P> - 2 <P, A^T T A> + ||T||^2 with G = A^T A, computed on the small map in float64.
+    Equal to F.mse_loss(upsample(P), T) (and its gradient) up to rounding, at a fraction of the cost.
+    """
+
+    def __init__(self, targets: torch.Tensor, pred_size: int):
+        super().__init__()
+        size = targets.shape[-1]
+        a = interpolation_matrix(pred_size, size)
+        t = targets.to(torch.float64)
+        self.register_buffer("gram", a.T @ a)
+        self.register_buffer("proj", a.T @ t @ a)  # (T, h, h)
+        self.register_buffer("energy", (t**2).sum(dim=(-2, -1)))  # (T,)
+        self.pixels = size * size
+
+    def forward(self, pred: torch.Tensor) -> torch.Tensor:
+        """pred (N, T, h, w) -> per-head mean squared error (T,)."""
+        p = pred.to(torch.float64)
+        quad = (self.gram @ p @ self.gram * p).sum(dim=(-2, -1))
+        cross = (p * self.proj).sum(dim=(-2, -1))
+        return ((quad - 2 * cross + self.energy) / self.pixels).mean(dim=0).to(pred.dtype)
+
+
+def build_heads(in_channels: int, spec: ReadoutSpec, seed: int, targets) -> PosENet:
+    """Heads for `targets`, each initialised from (seed, target) alone."""
+    gens = [torch.Generator().manual_seed(head_seed(seed, t)) for t in targets]
+    return PosENet(in_channels, spec, len(gens), gens)

@@ -9,6 +9,7 @@ store whose provenance does not match what a reader asks for is refused.
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,10 @@ from zarr.codecs import BloscCodec
 from .io import remove_path, temporary_sibling
 
 STORE_FORMAT = 1
+# Image names are stored as fixed-length strings and metadata is consolidated: both outside the Zarr v3
+# core spec, both read by zarr-python and xarray. Say so here once instead of on every store.
+warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
+warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part.*")
 FLOAT16_MAX = float(np.finfo(np.float16).max)
 # Provenance entries that must match for a store to be reused; the rest (time, device, versions) is record only.
 KEY_FIELDS = ("store_format", "arch", "weights_source", "weights_sha256", "conv_padding", "preprocessing",
@@ -29,12 +34,24 @@ class StoreError(RuntimeError):
 
 
 def store_key(provenance: dict) -> dict:
-    return {k: provenance.get(k) for k in KEY_FIELDS}
+    """The provenance fields that must match, in their JSON form (tuples and lists compare equal)."""
+    return json.loads(json.dumps({k: provenance.get(k) for k in KEY_FIELDS}))
 
 
 def images_per_chunk(max_channels: int, size: int, itemsize: int, chunk_mb: float, n_images: int) -> int:
     per_image = max_channels * size * size * itemsize
     return int(max(1, min(n_images, (chunk_mb * 2**20) // per_image)))
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove `<path>.tmp-<pid>` folders left by writers that were killed (their process is gone)."""
+    removed = []
+    for tmp in path.parent.glob(f"{path.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            remove_path(tmp)
+            removed.append(tmp)
+    return removed
 
 
 class StoreWriter:
@@ -60,6 +77,7 @@ class StoreWriter:
         self._buffered = 0
 
     def __enter__(self):
+        remove_stale_temporaries(self.path)
         remove_path(self.tmp)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.group = zarr.open_group(self.tmp, mode="w", zarr_format=3)
@@ -138,7 +156,7 @@ def read_provenance(path) -> dict:
 def check_provenance(path, expect: dict) -> dict:
     """The store's provenance, if its key fields equal those of `expect`; else a StoreError naming them."""
     found = read_provenance(path)
-    have, want = store_key(found), store_key(expect)
+    have, want = store_key(found), store_key({"store_format": STORE_FORMAT, **expect})
     diff = [k for k in KEY_FIELDS if have[k] != want[k]]
     if diff:
         lines = "; ".join(f"{k}: store has {json.dumps(have[k])[:120]}, requested {json.dumps(want[k])[:120]}" for k in diff)

@@ -1,8 +1,8 @@
 """Training readouts from a feature store (PROTOCOL section 5).
 
 The heads of all targets are trained in the same pass over the store: each mini-batch is read once and
-given to every head in turn. Heads share nothing (own parameters, optimiser, schedule; initialisation
-seeded by run seed and target), so the result equals training them one by one.
+given to every head. Heads share no parameter and their initialisation depends on (run seed, target) only,
+so the result equals training them one by one (up to float rounding).
 """
 
 from __future__ import annotations
@@ -12,11 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from tqdm import tqdm
 
 from .io import atomic_path
-from .readout import PosENet, ReadoutSpec, build_head, upsample
+from .readout import PosENet, ReadoutSpec, UpsampledMSE, build_heads
 from .store import StoreReader
 from .targets import target_stack
 
@@ -79,15 +78,19 @@ class BatchSource:
 
 def train_heads(store_path, spec: ReadoutSpec, targets, cfg: TrainConfig = TrainConfig(), seed: int = 0,
                 device: str = "cpu", progress: bool = True, expect: dict | None = None):
-    """Train one head per target on the store; return ({target: head}, history, store provenance)."""
+    """Train one head per target on the store; return (heads, history, store provenance).
+
+    Heads are packed in one PosENet and the loss is the sum of their own losses: each head's gradient comes
+    from its own loss only, and SGD (momentum, weight decay) acts element-wise, so each head trains as alone.
+    """
     reader = StoreReader(store_path, spec.taps, expect=expect)
     dev = torch.device(device)
     targets = list(targets)
-    maps = target_stack(targets, cfg.output_size, cfg.stripe_range).to(dev)
-    heads = {t: build_head(reader.channels, spec, seed, t).to(dev) for t in targets}
-    optims = {t: torch.optim.SGD(h.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-              for t, h in heads.items()}
-    scheds = {t: torch.optim.lr_scheduler.MultiStepLR(o, list(cfg.lr_milestones), cfg.lr_gamma) for t, o in optims.items()}
+    heads = build_heads(reader.channels, spec, seed, targets).to(dev)
+    loss_fn = UpsampledMSE(target_stack(targets, cfg.output_size, cfg.stripe_range),
+                           spec.output_size(reader.arrays[0].shape[-1])).to(dev)
+    optim = torch.optim.SGD(heads.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(optim, list(cfg.lr_milestones), cfg.lr_gamma)
     source = BatchSource(reader, cfg.batch_size, cfg.shuffle_buffer)
     rng = np.random.default_rng(seed)
     history = []
@@ -95,35 +98,28 @@ def train_heads(store_path, spec: ReadoutSpec, targets, cfg: TrainConfig = Train
     steps = cfg.epochs * -(-reader.n_images // cfg.batch_size)
     with tqdm(total=steps, desc=label, unit="batch", disable=not progress, mininterval=2) as bar:
         for epoch in range(cfg.epochs):
-            for head in heads.values():
-                head.train()
-            sums = {t: 0.0 for t in targets}
-            seen = 0
+            heads.train()
+            sums, seen = torch.zeros(len(targets), dtype=torch.float64), 0
             for x in source.epoch(rng):
-                x = x.to(dev, non_blocking=True)
-                for k, t in enumerate(targets):
-                    pred = upsample(heads[t](x), cfg.output_size)
-                    loss = F.mse_loss(pred, maps[k].expand_as(pred))
-                    optims[t].zero_grad(set_to_none=True)
-                    loss.backward()
-                    optims[t].step()
-                    sums[t] += loss.item() * len(x)
+                losses = loss_fn(heads(x.to(dev, non_blocking=True)))
+                optim.zero_grad(set_to_none=True)
+                losses.sum().backward()
+                optim.step()
+                sums += losses.detach().cpu().double() * len(x)
                 seen += len(x)
                 bar.update(1)
-            for s in scheds.values():
-                s.step()
-            history.append({"epoch": epoch + 1, **{t: sums[t] / seen for t in targets}})
-    for head in heads.values():
-        head.eval()
+            sched.step()
+            history.append({"epoch": epoch + 1, **{t: float(sums[k] / seen) for k, t in enumerate(targets)}})
+    heads.eval()
     return heads, history, reader.provenance
 
 
-def save_heads(path, heads: dict, spec: ReadoutSpec, cfg: TrainConfig, seed: int, history, provenance: dict,
-               in_channels: int) -> None:
+def save_heads(path, heads: PosENet, targets, cfg: TrainConfig, seed: int, history, provenance: dict) -> None:
     payload = {
-        "readout": asdict(spec),
-        "in_channels": in_channels,
-        "targets": {t: h.state_dict() for t, h in heads.items()},
+        "readout": asdict(heads.spec),
+        "in_channels": heads.in_channels,
+        "targets": list(targets),
+        "state_dict": heads.state_dict(),
         "train_config": asdict(cfg),
         "seed": seed,
         "history": history,
@@ -134,16 +130,13 @@ def save_heads(path, heads: dict, spec: ReadoutSpec, cfg: TrainConfig, seed: int
 
 
 def load_heads(path, device: str = "cpu"):
-    """({target: head in eval mode}, ReadoutSpec, payload) from a file written by save_heads."""
+    """(heads in eval mode, their targets, ReadoutSpec, payload) from a file written by save_heads."""
     payload = torch.load(Path(path), map_location=device, weights_only=False)
     r = payload["readout"]
     spec = ReadoutSpec(r["layers"], r["kernel"], r["padding"], tuple(r["taps"]) if r["taps"] else None)
-    heads = {}
-    for target, state in payload["targets"].items():
-        head = PosENet(payload["in_channels"], spec)
-        head.load_state_dict(state)
-        heads[target] = head.to(device).eval()
-    return heads, spec, payload
+    heads = PosENet(payload["in_channels"], spec, len(payload["targets"]))
+    heads.load_state_dict(payload["state_dict"])
+    return heads.to(device).eval(), payload["targets"], spec, payload
 
 
 def resolve_training_device(device: str) -> str:
@@ -157,6 +150,5 @@ def train_readout(store_path, out_path, spec: ReadoutSpec, targets, cfg: TrainCo
     """Train the heads of all targets on a store and save them; return the last epoch's losses."""
     dev = resolve_training_device(device)
     heads, history, provenance = train_heads(store_path, spec, targets, cfg, seed, dev, progress)
-    in_channels = next(iter(heads.values())).body[0].in_channels
-    save_heads(out_path, {t: h.cpu() for t, h in heads.items()}, spec, cfg, seed, history, provenance, in_channels)
+    save_heads(out_path, heads.cpu(), targets, cfg, seed, history, provenance)
     return history[-1]
