@@ -112,6 +112,8 @@ def _cross_check(config: dict) -> list[str]:
                                 f"({', '.join(config['backbones'])})")
                 continue
             taps = row_readout(config, row).taps or ()
+            if config["backbones"][row["backbone"]]["arch"] not in REGISTRY:
+                continue  # reported above
             arch = get_backbone(config["backbones"][row["backbone"]]["arch"])
             for tap in taps:
                 if tap not in [t.name for t in arch.taps]:

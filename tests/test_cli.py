@@ -1,0 +1,25 @@
+import subprocess
+import sys
+
+from test_store import write
+
+from posenc.cli import main
+
+
+def test_inspect_prints_taps_and_provenance(tmp_path, capsys):
+    write(tmp_path / "s.zarr")
+    assert main(["inspect", str(tmp_path / "s.zarr")]) == 0
+    out = capsys.readouterr().out
+    assert "low" in out and "high" in out and "compression ratio" in out and "image_list_hash" in out
+
+
+def test_errors_are_one_clear_line(tmp_path, capsys):
+    assert main(["inspect", str(tmp_path / "none.zarr")]) == 1
+    assert "no feature store" in capsys.readouterr().err
+
+
+def test_backbones_and_validate_config_commands(root):
+    out = subprocess.run([sys.executable, "-m", "posenc.cli", "backbones"], capture_output=True, text=True).stdout
+    assert "relu5_3" in out and "layer4" in out and "2048" in out
+    bad = root / "config" / "config.yaml"
+    assert main(["validate-config", str(bad)]) == 0

@@ -1,0 +1,70 @@
+import copy
+
+import pytest
+import yaml
+
+from posenc.config import ConfigError, load_config, load_schema, row_readout, table_runs, validate_config
+
+
+@pytest.fixture
+def default(root):
+    with open(root / "config" / "config.yaml") as fh:
+        return yaml.safe_load(fh)
+
+
+def test_embedded_default_is_valid_and_gets_defaults(root, default):
+    config = load_config(root / "config" / "config.yaml")
+    assert config["training"]["lr"] == 0.1 and config["input"]["size"] == 224
+    minimal = {"image_sets": default["image_sets"], "backbones": {"pixels": {"arch": "pixels"}}}
+    filled = validate_config(minimal)
+    assert filled["features"]["dtype"] == "float16" and filled["backbones"]["pixels"]["weights"] == "none"
+    assert filled["readout"] == {"layers": 1, "kernel": 3, "padding": 0}
+    assert filled["stripe_range"] == "unit" and filled["seeds"] == 1
+
+
+def test_every_schema_key_has_a_description(root):
+    def walk(node, where):
+        if isinstance(node, dict):
+            for key, sub in node.get("properties", {}).items():
+                if "$ref" not in sub and "allOf" not in sub and set(sub) - {"default"}:
+                    assert sub.get("description"), f"{where}.{key} has no description"
+                walk(sub, f"{where}.{key}")
+            for key in ("additionalProperties", "items"):
+                if isinstance(node.get(key), dict):
+                    walk(node[key], where)
+            for name, sub in node.get("definitions", {}).items():
+                walk(sub, f"definitions.{name}")
+
+    walk(load_schema(), "config")
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda c: c["training"].update(lr=0), "`training.lr`"),
+    (lambda c: c["training"].update(learning_rate=0.1), "unknown key(s) learning_rate"),
+    (lambda c: c.update(stripe_range="half"), "use one of unit, signed"),
+    (lambda c: c["backbones"]["vgg16_hed"].update(arch="vgg19"), "unknown architecture 'vgg19'"),
+    (lambda c: c["backbones"].update(r={"arch": "resnet152", "weights": "hed"}), "not a weight source of resnet152"),
+    (lambda c: c["backbones"].update(r={"arch": "resnet152", "weights": "random", "conv_padding": False}),
+     "`backbones.r.conv_padding`"),
+    (lambda c: c["backbones"].update(k={"arch": "vgg16", "weights": "checkpoint"}), "`backbones.k.checkpoint`"),
+    (lambda c: c.update(test_sets=["natural", "pascal"]), "'pascal' is not an image set"),
+    (lambda c: c["tables"]["table4"]["rows"].append({"label": "x", "backbone": "nope"}), "rows.7.backbone"),
+    (lambda c: c["tables"]["table4"]["rows"].append({"label": "x", "backbone": "vgg16_hed",
+                                                     "readout": {"taps": ["layer4"]}}), "has no tap 'layer4'"),
+    (lambda c: c["image_sets"]["natural"].pop("count"), "`image_sets.natural.count`"),
+])
+def test_errors_name_the_key_and_the_fix(default, change, message):
+    config = copy.deepcopy(default)
+    change(config)
+    with pytest.raises(ConfigError) as err:
+        validate_config(config)
+    assert message in str(err.value)
+
+
+def test_table_runs_follow_the_rows(default):
+    config = validate_config(copy.deepcopy(default))
+    runs = table_runs(config, "table4")
+    assert runs[:3] == [("pixels", "L1-k3-p0-all"), ("pixels", "L1-k3-p1-all"), ("pixels", "L1-k3-p2-all")]
+    assert ("vgg16_hed_nopad", "L1-k3-p0-all") in runs and len(runs) == 7
+    row = {"label": "f5", "backbone": "vgg16_hed", "readout": {"taps": ["relu5_3"], "kernel": 7}}
+    assert row_readout(config, row).id == "L1-k7-p0-relu5_3"

@@ -1,0 +1,46 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from posenc.tables import across_seeds, markdown_beside_paper, paper_table, seed_summary, wide_row
+
+RUN = {"backbone": "b", "arch": "vgg16", "weights": "hed", "conv_padding": True, "preprocessing": "official",
+       "readout": "L1-k3-p0-all", "layers": 1, "kernel": 3, "readout_padding": 0, "taps": "all", "stripe_range": "unit"}
+
+
+def per_image():
+    rows = []
+    for seed, base in ((0, 0.5), (1, 0.7)):
+        for i, offset in enumerate((-0.1, 0.1)):
+            rows.append({**RUN, "seed": seed, "image_set": "natural", "image": f"i{i}", "test_input": "natural",
+                         "target": "H", "spc": base + offset, "mae": 0.2})
+        rows.append({**RUN, "seed": seed, "image_set": "synthetic", "image": "black", "test_input": "black",
+                     "target": "H", "spc": 0.0, "mae": 0.25})
+    return pd.DataFrame(rows)
+
+
+def test_seed_summary_averages_images_per_seed_and_input():
+    s = seed_summary(per_image())
+    nat = s[s["test_input"] == "natural"].set_index("seed")
+    assert nat.loc[0, "spc"] == pytest.approx(0.5) and nat.loc[1, "spc"] == pytest.approx(0.7)
+    assert list(nat["n_images"]) == [2, 2]
+    assert len(s[s["test_input"] == "black"]) == 2
+
+
+def test_across_seeds_mean_and_interval():
+    a = across_seeds(seed_summary(per_image()))
+    nat = a[a["test_input"] == "natural"].iloc[0]
+    assert nat["spc"] == pytest.approx(0.6) and nat["n_seeds"] == 2
+    # t(0.975, 1) * sd / sqrt(2) with sd = 0.1414: 12.706 * 0.1
+    assert nat["spc_ci"] == pytest.approx(12.7062 * 0.1, rel=1e-4)
+    row = wide_row(a[a["test_input"] == "natural"], ["H"])
+    assert set(row) == {"h_spc", "h_spc_ci", "h_mae", "h_mae_ci"}
+
+
+def test_markdown_puts_the_paper_beside_ours():
+    table = pd.DataFrame([{"model": "VGG16 (hed)", "paper_model": "VGG16", "backbone": "b", "n_seeds": 3,
+                           **{f"{t}_{m}{c}": 0.5 for t in ("h", "g", "hs") for m in ("spc", "mae") for c in ("", "_ci")}}])
+    md = markdown_beside_paper(table, paper_table("table4"), ["H", "G", "HS"], "T4")
+    line = [l for l in md.splitlines() if l.startswith("| VGG16 (hed)")][0]
+    assert "0.500 ± 0.500 (0.742, Δ -0.242)" in line
+    assert np.isclose(paper_table("table4").set_index("model").loc["VGG16 w/o padding", "h_spc"], 0.381)

@@ -1,0 +1,81 @@
+"""The real Snakemake workflow: a dry run of the embedded default and a full run of the tiny config."""
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+
+
+def snakemake(workdir, *args, check=True):
+    proc = subprocess.run(SNAKEMAKE + ["-d", str(workdir), *args], capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+    return proc.stdout + proc.stderr
+
+
+def test_dry_run_of_the_embedded_default():
+    out = snakemake(ROOT, "-n", "--cores", "8", "results/table4.csv", "--forcerun", "make_table4")
+    assert "make_table4" in out
+
+
+def test_bad_config_stops_before_any_job(tmp_path):
+    (tmp_path / "config").mkdir()
+    config = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
+    config["training"]["epochs"] = 0
+    (tmp_path / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+    out = snakemake(tmp_path, "-n", "--cores", "1", check=False)
+    assert "config key `training.epochs`: 0 is less than the minimum of 1" in out
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("tiny")
+    shutil.copytree(ROOT / ".test" / "config", workdir / "config")
+    out = snakemake(workdir, "--cores", "2", "results/table4.csv")
+    return workdir, out
+
+
+@pytest.mark.slow
+def test_tiny_workflow_builds_table4(tiny_run):
+    workdir, _ = tiny_run
+    table = pd.read_csv(workdir / "results" / "table4.csv")
+    assert list(table["model"]) == ["PosENet", "PosENet padding=1", "VGG16 (random)", "VGG16 (random) w/o padding"]
+    for col in ("h_spc", "h_mae", "g_spc", "g_mae", "hs_spc", "hs_mae", "h_spc_ci", "backbone", "weights",
+                "conv_padding", "readout_padding", "test_set"):
+        assert col in table.columns
+    assert table["n_seeds"].tolist() == [2, 2, 2, 2]
+    assert table["test_set"].eq("natural").all()
+    assert table[["h_spc", "g_spc", "hs_spc"]].abs().le(1).all().all()
+    assert table[["h_mae", "g_mae", "hs_mae"]].gt(0).all().all()
+    assert table.loc[table["model"] == "VGG16 (random) w/o padding", "conv_padding"].item() == False  # noqa: E712
+    md = (workdir / "results" / "table4.md").read_text()
+    assert "(0.012, Δ" in md  # PosENet's paper H SPC beside ours
+    per_image = pd.read_csv(workdir / "results" / "metrics" / "vgg16_random" / "L1-k3-p0-all" / "seed1.csv")
+    assert len(per_image) == (4 + 3) * 5  # images x targets
+    assert set(per_image["test_input"]) == {"natural", "black", "white", "noise"}
+    assert (workdir / "logs" / "extract_features" / "vgg16_random" / "train.log").read_text().count("extract") >= 1
+
+
+@pytest.mark.slow
+def test_rerun_does_nothing_and_seeds_retrain_without_reextracting(tiny_run):
+    workdir, _ = tiny_run
+    assert "Nothing to be done" in snakemake(workdir, "-n", "--cores", "2", "results/table4.csv")
+    out = snakemake(workdir, "-n", "--cores", "2", "results/table4.csv", "--config", "seeds=3")
+    assert "train_readout" in out and "make_table4" in out
+    assert "extract_features" not in out and "prepare_image_set" not in out
+
+
+@pytest.mark.slow
+def test_store_is_inspectable(tiny_run):
+    workdir, _ = tiny_run
+    out = subprocess.run([sys.executable, "-m", "posenc.cli", "inspect",
+                          str(workdir / "results" / "features" / "vgg16_random_nopad" / "train.zarr")],
+                         capture_output=True, text=True, check=True).stdout
+    assert "relu5_3" in out and "native 2px" in out and '"conv_padding": false' in out
