@@ -56,6 +56,26 @@ def head_seed(seed: int, target: str) -> int:
     return int.from_bytes(hashlib.sha256(f"{seed}:{target}".encode()).digest()[:4], "little")
 
 
+class ShiftConv2d(nn.Conv2d):
+    """A Conv2d (groups=1, stride 1, square kernel) computed as one matrix product and k*k shifted sums.
+
+    For a readout (few output channels, many input channels) this is several times faster on CPUs than a
+    direct convolution, and faster still on channels-last input, where the product needs no copy. The
+    parameters and the result are those of nn.Conv2d (up to float rounding).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        k, p, o = self.kernel_size[0], self.padding[0], self.out_channels
+        weight = self.weight.permute(2, 3, 0, 1).reshape(k * k * o, c)  # rows (dy, dx, out)
+        z = (x.permute(0, 2, 3, 1).reshape(n * h * w, c) @ weight.T).reshape(n, h, w, k, k, o)
+        if p:
+            z = F.pad(z, (0, 0, 0, 0, 0, 0, p, p, p, p))
+        ho, wo = h + 2 * p - k + 1, w + 2 * p - k + 1
+        out = sum(z[:, dy : dy + ho, dx : dx + wo, dy, dx] for dy in range(k) for dx in range(k))
+        return (out + self.bias).permute(0, 3, 1, 2)
+
+
 class PosENet(nn.Module):
     """One readout head per target, packed into one network: output channel t is head t.
 
@@ -72,8 +92,11 @@ class PosENet(nn.Module):
         for i in range(spec.layers):
             last = i == spec.layers - 1
             per_head_out = 1 if last else in_channels
-            conv = nn.Conv2d(in_channels * (1 if i == 0 else n_heads), per_head_out * n_heads, spec.kernel,
-                             padding=spec.padding, groups=1 if i == 0 else n_heads)
+            out_channels = per_head_out * n_heads
+            # the first layer as one matrix product when its k*k*out products are few beside its inputs
+            kind = ShiftConv2d if i == 0 and spec.kernel**2 * out_channels <= in_channels else nn.Conv2d
+            conv = kind(in_channels * (1 if i == 0 else n_heads), out_channels, spec.kernel, padding=spec.padding,
+                        groups=1 if i == 0 else n_heads)
             layers += [conv, nn.BatchNorm2d(conv.out_channels), nn.Sigmoid() if last else nn.ReLU()]
         self.body = nn.Sequential(*layers)
         generators = generators or [None] * n_heads

@@ -41,8 +41,13 @@ class TrainConfig:
         return cls(**known)
 
 
+def _channels_last(block: np.ndarray) -> torch.Tensor:
+    """(n, c, y, x) array -> (n, y, x, c) tensor in the store's dtype (the layout the readout reads fastest)."""
+    return torch.from_numpy(block).permute(0, 2, 3, 1).contiguous()
+
+
 class BatchSource:
-    """Shuffled mini-batches of a store, float32, with memory bounded by `buffer` images.
+    """Shuffled mini-batches of a store, float32 (N, C, s, s) in channels-last memory, memory bounded by `buffer`.
 
     A store of at most `buffer` images is read once and kept (an exact shuffle every epoch). A larger one is
     streamed: its chunks come in a random order, `buffer` images at a time are shuffled together.
@@ -51,29 +56,41 @@ class BatchSource:
     def __init__(self, reader: StoreReader, batch_size: int, buffer: int):
         self.reader, self.batch_size = reader, batch_size
         self.buffer = max(buffer, batch_size, reader.chunk)
-        self._kept = reader.read(0, reader.n_images) if reader.n_images <= self.buffer else None
+        self._kept = _channels_last(reader.read(0, reader.n_images)) if reader.n_images <= self.buffer else None
+        size = reader.arrays[0].shape[-1]
+        # Batches are gathered into the same two buffers every step: a fresh 100+ MB tensor per step costs more
+        # in page faults than the copy itself. A batch is only valid until the next one is drawn.
+        self._stored = torch.empty((batch_size, size, size, reader.channels), dtype=torch.from_numpy(
+            np.empty(0, reader.arrays[0].dtype)).dtype)
+        self._float = torch.empty((batch_size, size, size, reader.channels), dtype=torch.float32)
+
+    def _batch(self, pool: torch.Tensor, index: np.ndarray) -> torch.Tensor:
+        n = len(index)
+        torch.index_select(pool, 0, torch.from_numpy(index), out=self._stored[:n])
+        self._float[:n].copy_(self._stored[:n])
+        return self._float[:n].permute(0, 3, 1, 2)
 
     def epoch(self, rng: np.random.Generator):
         if self._kept is not None:
             order = rng.permutation(self.reader.n_images)
             for i in range(0, len(order), self.batch_size):
-                yield torch.from_numpy(self._kept[np.sort(order[i : i + self.batch_size])].astype(np.float32))
+                yield self._batch(self._kept, np.sort(order[i : i + self.batch_size]))
             return
         blocks = self.reader.blocks()
-        carry = np.empty((0, self.reader.channels) + self.reader.arrays[0].shape[2:], dtype=self.reader.arrays[0].dtype)
+        carry = None
         pending = list(rng.permutation(len(blocks)))
-        while pending or len(carry):
-            parts, held = [carry], len(carry)
+        while pending or carry is not None:
+            parts, held = ([carry] if carry is not None else []), (len(carry) if carry is not None else 0)
             while pending and held < self.buffer:
                 start, stop = blocks[pending.pop(0)]
-                parts.append(self.reader.read(start, stop))
+                parts.append(_channels_last(self.reader.read(start, stop)))
                 held += stop - start
-            pool = np.concatenate(parts)
-            pool = pool[rng.permutation(len(pool))]
+            pool = torch.cat(parts)
+            order = rng.permutation(len(pool))
             full = len(pool) - len(pool) % self.batch_size if pending else len(pool)
             for i in range(0, full, self.batch_size):
-                yield torch.from_numpy(pool[i : i + self.batch_size].astype(np.float32))
-            carry = pool[full:]
+                yield self._batch(pool, order[i : i + self.batch_size])
+            carry = pool[torch.from_numpy(order[full:])] if full < len(pool) else None
 
 
 def train_heads(store_path, spec: ReadoutSpec, targets, cfg: TrainConfig = TrainConfig(), seed: int = 0,

@@ -67,3 +67,26 @@ def test_closed_form_loss_equals_mse_at_224(pred_size):
     g_fast = torch.autograd.grad(fast.sum(), pred)[0]
     g_slow = torch.autograd.grad(slow.sum(), pred)[0]
     torch.testing.assert_close(g_fast, g_slow, rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("padding,channels_last", [(0, False), (1, True), (2, True)])
+def test_shift_conv_equals_conv2d(padding, channels_last):
+    from posenc.readout import ShiftConv2d
+
+    conv = torch.nn.Conv2d(40, 3, 3, padding=padding)
+    shift = ShiftConv2d(40, 3, 3, padding=padding)
+    shift.load_state_dict(conv.state_dict())
+    x = torch.rand(2, 40, 28, 28)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(shift(x), conv(x), rtol=1e-5, atol=1e-5)
+    g1 = torch.autograd.grad(shift(x).square().sum(), shift.weight)[0]
+    g2 = torch.autograd.grad(conv(x).square().sum(), conv.weight)[0]
+    torch.testing.assert_close(g1, g2, rtol=1e-4, atol=1e-4)
+
+
+def test_wide_inputs_use_the_matrix_product_conv():
+    from posenc.readout import ShiftConv2d
+
+    assert type(PosENet(1472, ReadoutSpec(), 5).body[0]) is ShiftConv2d
+    assert type(PosENet(3, ReadoutSpec(), 5).body[0]) is torch.nn.Conv2d  # raw pixels: direct conv

@@ -35,7 +35,7 @@ def test_every_image_once_per_epoch(tmp_path, buffer):
     rng = np.random.default_rng(0)
     orders = []
     for _ in range(2):
-        seen = np.concatenate([b[:, 0, 0, 0].numpy() for b in source.epoch(rng)])
+        seen = np.concatenate([b[:, 0, 0, 0].numpy().copy() for b in source.epoch(rng)])  # a batch lives until the next
         assert sorted(seen) == list(range(23))
         orders.append(seen)
     assert not np.array_equal(orders[0], orders[1])  # reshuffled every epoch
