@@ -33,6 +33,7 @@ class BackboneSpec:
     imagenet_weights: str | None = None  # torchvision weights enum, "module:Enum.MEMBER"
     removable_padding: bool = False  # PROTOCOL: only VGG-like plain stacks stay defined without padding
     random_init: dict = field(default_factory=dict)  # keyword arguments for a random build
+    loaded_init: dict = field(default_factory=dict)  # keyword arguments when weights are loaded over the build
 
     @property
     def channels(self) -> int:
@@ -104,6 +105,7 @@ register(BackboneSpec(
     weight_sources=("imagenet", "random", "hed", "checkpoint"),
     imagenet_weights="torchvision.models:VGG16_Weights.IMAGENET1K_V1",
     removable_padding=True,
+    loaded_init={"init_weights": False},  # skip initialising 138M parameters that are overwritten anyway
 ))
 
 

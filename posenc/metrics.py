@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata
+from scipy.stats import rankdata, t as student_t
 
 # A prediction whose range is below this is constant: its rank correlation is undefined, reported as 0.
 CONSTANT_RANGE = 1e-6
@@ -33,13 +33,11 @@ def mae(pred: np.ndarray, target: np.ndarray) -> float:
 
 def mean_ci(values, confidence: float = 0.95) -> tuple[float, float]:
     """Mean and the half-width of its Student-t confidence interval (NaN for a single value)."""
-    from scipy.stats import t
-
     values = np.asarray(values, dtype=np.float64)
     values = values[~np.isnan(values)]
     if len(values) == 0:
         return float("nan"), float("nan")
     if len(values) == 1:
         return float(values[0]), float("nan")
-    half = t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+    half = student_t.ppf(0.5 + confidence / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
     return float(values.mean()), float(half)

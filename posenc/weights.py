@@ -119,7 +119,7 @@ def load_trunk(arch: str, weights: str, *, seed: int = 0, checkpoint=None, hed_p
         model = build_random(spec, seed)
         file, used_seed = "", seed if weights == "random" else None
     else:
-        model = spec.build_full()
+        model = spec.build_full(**spec.loaded_init)
         if weights == "imagenet":
             state, file = load_imagenet_state_dict(spec)
         elif weights == "hed":

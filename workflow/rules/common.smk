@@ -1,13 +1,8 @@
 # Validation and helpers; rules stay declarative and call these.
-import os
-
 from posenc import __version__
 from posenc.config import backbone_params, seed_list, table_runs, validate_config
 
 validate_config(config)
-
-MAX_JOB_THREADS = max(1, min(workflow.cores, os.cpu_count() or 1))
-
 
 wildcard_constraints:
     backbone=r"[A-Za-z0-9_\-]+",
@@ -39,9 +34,10 @@ def extract_params(wildcards):
 
 
 def extract_threads(wildcards):
-    # a backbone forward pass uses every core; raw pixels need one
+    # a backbone forward pass takes every core (one extraction at a time; the job uses at most the
+    # CPUs it finds); raw pixels need one
     arch = config["backbones"][wildcards.backbone]["arch"]
-    return 1 if arch == "pixels" else MAX_JOB_THREADS
+    return 1 if arch == "pixels" else workflow.cores
 
 
 def features_params():
