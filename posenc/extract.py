@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from . import __version__
 from .backbones import get_backbone
-from .datasets import read_manifest
+from .datasets import file_sha256, read_manifest
 from .images import load_image, resize_image
 from .preprocess import get_preprocessing
 from .store import StoreWriter, check_provenance
@@ -128,10 +128,18 @@ def prepare(backbone: dict, manifest_path, *, input_size=224, feature_size=28, p
     return extractor, prep, records, provenance
 
 
+def _load_checked(record, input_size: int) -> torch.Tensor:
+    """Decode one image of a manifest, refusing a file that changed since the manifest was written."""
+    if record.sha256 and file_sha256(record.path) != record.sha256:
+        raise RuntimeError(f"{record.path} changed after its image set's manifest was written: rebuild the "
+                           f"manifest (snakemake -R prepare_image_set) so the store's provenance stays true")
+    return resize_image(load_image(record.path), input_size)
+
+
 def _batches(records, batch_size, input_size):
     """Decoded, resized image batches in order; decoding runs a batch ahead in a thread."""
     def load(batch):
-        return torch.stack([resize_image(load_image(r.path), input_size) for r in batch])
+        return torch.stack([_load_checked(r, input_size) for r in batch])
 
     chunks = [records[i : i + batch_size] for i in range(0, len(records), batch_size)]
     with ThreadPoolExecutor(max_workers=1) as pool:

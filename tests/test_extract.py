@@ -83,3 +83,12 @@ def test_nopad_vgg_store_and_provenance(tmp_path, manifest):
     reader = StoreReader(out, taps=["relu5_3"])
     assert reader.read(0, 9).shape == (9, 512, 28, 28)
     assert torch.isfinite(torch.from_numpy(reader.read(0, 9))).all()
+
+
+def test_image_changed_after_manifest_is_refused(tmp_path, manifest):
+    from PIL import Image
+
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(manifest["images"][2]["path"])
+    with pytest.raises(RuntimeError, match="changed after"):
+        extract_features({"name": "pixels", "arch": "pixels"}, tmp_path / "m.json", tmp_path / "p.zarr", progress=False)
+    assert not (tmp_path / "p.zarr").exists()
