@@ -18,4 +18,5 @@ include: "workflow/rules/tables.smk"
 
 rule all:
     input:
-        rules.make_table4.output,
+        all_tables(),
+        rules.collect_metrics.output,

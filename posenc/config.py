@@ -101,10 +101,18 @@ def _cross_check(config: dict) -> list[str]:
         if not b["conv_padding"] and not spec.removable_padding:
             problems.append(f"config key `{where}.conv_padding`: removing padding is only defined for plain conv "
                             f"stacks (vgg16), not {b['arch']}; set it to true")
+    synthetic_sets = [s for s in config["test_sets"] if sets.get(s, {}).get("source") == "synthetic"]
     for table, tspec in config["tables"].items():
-        if tspec.get("test_set") and tspec["test_set"] not in config["test_sets"]:
+        if "natural" in tspec["inputs"] and tspec["test_set"] not in config["test_sets"]:
             problems.append(f"config key `tables.{table}.test_set`: {tspec['test_set']!r} is not one of test_sets "
                             f"({', '.join(config['test_sets'])})")
+        if set(tspec["inputs"]) - {"natural"} and not synthetic_sets:
+            problems.append(f"config key `tables.{table}.inputs`: black/white/noise need a synthetic image set in "
+                            f"test_sets; add one (source: synthetic) or drop those inputs")
+        missing = [t for t in tspec["targets"] if t not in config["targets"]]
+        if missing:
+            problems.append(f"config key `tables.{table}.targets`: {', '.join(missing)} not trained; add them to "
+                            f"the top-level `targets`")
         for i, row in enumerate(tspec.get("rows", [])):
             where = f"tables.{table}.rows.{i}"
             if row["backbone"] not in config["backbones"]:

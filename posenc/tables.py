@@ -45,40 +45,96 @@ def across_seeds(seeds: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def wide_row(summary: pd.DataFrame, targets, metrics=("spc", "mae")) -> dict:
-    """One table row: {h_spc, h_spc_ci, h_mae, ...} for the given targets from a filtered summary."""
-    row = {}
-    for target in targets:
-        hit = summary[summary["target"] == target]
-        if len(hit) != 1:
-            raise ValueError(f"expected one summary row for target {target}, found {len(hit)}")
-        for m in metrics:
-            row[f"{target.lower()}_{m}"] = float(hit[m].iloc[0])
-            row[f"{target.lower()}_{m}_ci"] = float(hit[f"{m}_ci"].iloc[0])
-    return row
+def write_per_seed(metric_paths, out_csv) -> pd.DataFrame:
+    """The tidy long file: one row per run (backbone, weights, readout), seed, image set, test input, target."""
+    from .io import atomic_write_text
+
+    frame = seed_summary(read_metrics(metric_paths))
+    atomic_write_text(out_csv, frame.to_csv(index=False, float_format="%.6g"))
+    return frame
 
 
-def build_row_table(config: dict, table: str, summary: pd.DataFrame, targets, test_input: str = "natural") -> pd.DataFrame:
-    """A table with one row per configured row (backbone + readout) on one test set and test input."""
+def _metric_columns(summary: pd.DataFrame, prefix: str) -> dict:
+    """{prefix_spc, prefix_spc_ci, prefix_mae, prefix_mae_ci} from a one-line summary selection."""
+    if len(summary) != 1:
+        raise ValueError(f"expected one summary line for {prefix}, found {len(summary)}")
+    line = summary.iloc[0]
+    return {f"{prefix}_{m}{c}": float(line[f"{m}{c}"]) for m in ("spc", "mae") for c in ("", "_ci")}
+
+
+def input_sources(config: dict, table: str) -> dict[str, str]:
+    """Test input -> the image set holding it, for one table."""
+    spec = config["tables"][table]
+    sources = {}
+    for test_input in spec["inputs"]:
+        if test_input == "natural":
+            sources[test_input] = spec["test_set"]
+        else:
+            sets = [s for s in config["test_sets"] if config["image_sets"][s]["source"] == "synthetic"]
+            sources[test_input] = sets[0] if sets else ""
+    return sources
+
+
+def build_table(config: dict, table: str, summary: pd.DataFrame) -> pd.DataFrame:
+    """A configured table from the across-seeds summary, in its layout (by_input or by_target)."""
     from .config import row_readout
 
-    tspec = config["tables"][table]
+    spec = config["tables"][table]
+    sources = input_sources(config, table)
+    lines = []
+    for target in spec["targets"] if spec["layout"] == "by_input" else [None]:
+        for row in spec["rows"]:
+            readout = row_readout(config, row)
+            run = summary[(summary["backbone"] == row["backbone"]) & (summary["readout"] == readout.id)]
+            if run.empty:
+                raise ValueError(f"{table}: no metrics for row {row['label']!r} ({row['backbone']}, {readout.id})")
+            first = run.iloc[0]
+            line = {"pattern": target, "model": row["label"], "paper_model": row.get("paper", ""),
+                    **{c: first[c] for c in RUN_COLUMNS}, "test_set": spec["test_set"],
+                    "n_seeds": int(run["n_seeds"].max())}
+            if spec["layout"] == "by_target":
+                nat = run[(run["image_set"] == sources["natural"]) & (run["test_input"] == "natural")]
+                for t in spec["targets"]:
+                    line.update(_metric_columns(nat[nat["target"] == t], t.lower()))
+                line.pop("pattern")
+            else:
+                for test_input, image_set in sources.items():
+                    sel = run[(run["image_set"] == image_set) & (run["test_input"] == test_input) & (run["target"] == target)]
+                    line.update(_metric_columns(sel, test_input))
+            lines.append(line)
+    return pd.DataFrame(lines)
+
+
+# ---- the paper's numbers, in one long form: key (paper row), target, input, spc, mae ---------------------
+def _paper_long(frame: pd.DataFrame, key, pattern, prefixes) -> pd.DataFrame:
     rows = []
-    for row in tspec["rows"]:
-        readout = row_readout(config, row)
-        sel = summary[(summary["backbone"] == row["backbone"]) & (summary["readout"] == readout.id)
-                      & (summary["image_set"] == tspec["test_set"]) & (summary["test_input"] == test_input)]
-        if sel.empty:
-            raise ValueError(f"{table}: no metrics for row {row['label']!r} ({row['backbone']}, {readout.id}) "
-                             f"on {tspec['test_set']}/{test_input}")
-        first = sel.iloc[0]
-        rows.append({
-            "model": row["label"], "paper_model": row.get("paper", ""),
-            **{c: first[c] for c in RUN_COLUMNS},
-            "test_set": tspec["test_set"], "test_input": test_input, "n_seeds": int(sel["n_seeds"].max()),
-            **wide_row(sel, targets),
-        })
-    return pd.DataFrame(rows)
+    for _, line in frame.iterrows():
+        for name, (col_prefix, test_input) in prefixes.items():
+            rows.append({"key": key(line, name), "target": pattern(line, name), "input": test_input,
+                         "spc": line.get(f"{col_prefix}spc"), "mae": line.get(f"{col_prefix}mae")})
+    return pd.DataFrame(rows).dropna(subset=["spc"])
+
+
+def paper_reference(table: str) -> pd.DataFrame:
+    """The paper's values for a table as rows (key, target, input, spc, mae); key is a row's `paper`."""
+    inputs = {"natural": "pascals_", "black": "black_", "white": "white_", "noise": "noise_"}
+    if table == "table1":
+        return _paper_long(paper_table("table1"), lambda l, n: l["model"], lambda l, n: l["pattern"],
+                           {i: (p, i) for i, p in inputs.items()})
+    if table == "table2":
+        parts = []
+        for part, column, fmt in (("table2a", "layers", "{} layers={}"), ("table2b", "kernel", "{} kernel={}")):
+            parts.append(_paper_long(paper_table(part), lambda l, n, c=column, f=fmt: f.format(n, l[c]),
+                                     lambda l, n: l["pattern"], {"PosENet": ("posenet_", "natural"),
+                                                                 "VGG": ("vgg_", "natural")}))
+        return pd.concat(parts, ignore_index=True)
+    if table == "table3":
+        return _paper_long(paper_table("table3"), lambda l, n: l["features"], lambda l, n: l["pattern"],
+                           {"": ("", "natural")})
+    if table == "table4":
+        return _paper_long(paper_table("table4"), lambda l, n: l["model"], lambda l, n: n,
+                           {t: (f"{t.lower()}_", "natural") for t in ("H", "G", "HS")})
+    return pd.DataFrame(columns=["key", "target", "input", "spc", "mae"])
 
 
 def paper_table(name: str) -> pd.DataFrame:
@@ -94,17 +150,25 @@ def _cell(value: float, ci: float, paper: float | None) -> str:
     return text
 
 
-def markdown_beside_paper(table: pd.DataFrame, paper: pd.DataFrame, targets, title: str, notes=()) -> str:
+def markdown_beside_paper(table: pd.DataFrame, reference: pd.DataFrame, layout: str, targets, inputs,
+                          title: str, notes=()) -> str:
     """Markdown: each value as `ours ± ci (paper, Δ)` where the row has a paper counterpart."""
-    metric_cols = [f"{t.lower()}_{m}" for t in targets for m in ("spc", "mae")]
-    header = ["model", "backbone", "seeds"] + [c.replace("_", " ").upper() for c in metric_cols]
+    ref = {(r.key, r.target, r.input): r for r in reference.itertuples()}
+    if layout == "by_target":
+        groups = [(t.lower(), t, "natural") for t in targets]
+        header = ["model", "backbone", "seeds"]
+    else:
+        groups = [(i, None, i) for i in inputs]
+        header = ["pattern", "model", "backbone", "seeds"]
+    header += [f"{label.upper()} {m.upper()}" for label, _, _ in groups for m in ("spc", "mae")]
     lines = [f"# {title}", "", "Each cell: this run's mean ± 95% interval over seeds (the paper's value, difference).", ""]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    paper_rows = paper.set_index("model") if "model" in paper.columns else pd.DataFrame()
     for _, row in table.iterrows():
-        ref = paper_rows.loc[row["paper_model"]] if row["paper_model"] in paper_rows.index else None
-        cells = [row["model"], row["backbone"], str(row["n_seeds"])]
-        cells += [_cell(row[c], row[f"{c}_ci"], None if ref is None else ref.get(c)) for c in metric_cols]
+        cells = ([] if layout == "by_target" else [row["pattern"]]) + [row["model"], row["backbone"], str(row["n_seeds"])]
+        for prefix, target, test_input in groups:
+            paper = ref.get((row["paper_model"], target or row.get("pattern"), test_input))
+            for m in ("spc", "mae"):
+                cells.append(_cell(row[f"{prefix}_{m}"], row[f"{prefix}_{m}_ci"], getattr(paper, m, None)))
         lines.append("| " + " | ".join(cells) + " |")
     lines += [""] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"
@@ -118,22 +182,32 @@ def write_table(frame: pd.DataFrame, csv_path, md_text: str | None = None, md_pa
         atomic_write_text(md_path, md_text)
 
 
-TABLE4_TARGETS = ("H", "G", "HS")
+TITLES = {
+    "table1": "Table 1: position information in backbones, per target and test input",
+    "table2": "Table 2: readout layers and kernel size",
+    "table3": "Table 3: position information per level (taps f1..f5) and all levels",
+    "table4": "Table 4: padding as a source of absolute position information",
+}
 
 
-def make_table4(config: dict, metric_paths, out_csv, out_md) -> pd.DataFrame:
-    """Table 4 (padding and position information) as CSV, and as markdown beside the paper's numbers."""
-    summary = across_seeds(seed_summary(read_metrics(metric_paths)))
-    table = build_row_table(config, "table4", summary, TABLE4_TARGETS)
-    notes = [
-        f"test set: {config['tables']['table4']['test_set']} (natural images); paper: PASCAL-S",
-        f"stripe target range: {config['stripe_range']} "
-        + ("([0, 1], as the official PNGs; the paper's HS MAE implies [-1, 1])" if config["stripe_range"] == "unit"
-           else "([-1, 1], the range the paper's HS MAE implies)"),
-        f"input preprocessing: {config['input']['preprocessing']}; readout trained {config['training']['epochs']} "
-        f"epochs on image set {config['train_set']!r}",
+def table_notes(config: dict, table: str) -> list[str]:
+    spec = config["tables"][table]
+    range_note = ("[0, 1], as the official PNGs; the paper's stripe MAE implies [-1, 1]" if config["stripe_range"] == "unit"
+                  else "[-1, 1], the range the paper's stripe MAE implies")
+    return [
+        f"natural test images: image set {spec['test_set']!r} (the paper: PASCAL-S)",
+        f"stripe target range: {config['stripe_range']} ({range_note})",
+        f"input preprocessing: {config['input']['preprocessing']}; readouts trained {config['training']['epochs']} "
+        f"epochs on image set {config['train_set']!r}, {config['seeds']} seed(s)",
     ]
-    md = markdown_beside_paper(table, paper_table("table4"), TABLE4_TARGETS, "Table 4: padding as a source of "
-                               "absolute position information", notes)
-    write_table(table, out_csv, md, out_md)
-    return table
+
+
+def make_table(config: dict, table: str, metric_paths, out_csv, out_md) -> pd.DataFrame:
+    """Build one configured table as CSV, and as markdown beside the paper's numbers."""
+    summary = across_seeds(seed_summary(read_metrics(metric_paths)))
+    spec = config["tables"][table]
+    frame = build_table(config, table, summary)
+    md = markdown_beside_paper(frame, paper_reference(table), spec["layout"], spec["targets"], spec["inputs"],
+                               TITLES.get(table, table), table_notes(config, table))
+    write_table(frame, out_csv, md, out_md)
+    return frame

@@ -9,6 +9,7 @@ wildcard_constraints:
     image_set=r"[A-Za-z0-9_\-]+",
     readout=r"L\d+-k\d+-p\d+-[A-Za-z0-9_+]+",
     seed=r"\d+",
+    table="|".join(config["tables"]) or "no_table",
 
 
 def image_set_spec(wildcards):
@@ -52,9 +53,22 @@ def test_stores(wildcards):
     return [f"results/features/{wildcards.backbone}/{s}.zarr" for s in config["test_sets"]]
 
 
-def table_metrics(table):
+def table_spec(wildcards):
+    return config["tables"][wildcards.table]
+
+
+def table_metrics(wildcards):
     return [
         f"results/metrics/{backbone}/{readout}/seed{seed}.csv"
-        for backbone, readout in table_runs(config, table)
+        for backbone, readout in table_runs(config, wildcards.table)
         for seed in seed_list(config)
     ]
+
+
+def all_metrics():
+    runs = sorted({run for table in config["tables"] for run in table_runs(config, table)})
+    return [f"results/metrics/{b}/{r}/seed{s}.csv" for b, r in runs for s in seed_list(config)]
+
+
+def all_tables():
+    return [f"results/{table}.{ext}" for table in config["tables"] for ext in ("csv", "md")]

@@ -1,0 +1,6 @@
+from posenc.logs import job
+from posenc.tables import make_table
+
+with job(snakemake.log[0]):
+    make_table(snakemake.config, snakemake.wildcards.table, snakemake.input.metrics, snakemake.output.csv,
+               snakemake.output.md)
