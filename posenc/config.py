@@ -141,7 +141,8 @@ def row_readout(config: dict, row: dict) -> ReadoutSpec:
     """The readout of a table row: the top-level readout with the row's overrides."""
     merged = {**config["readout"], **row.get("readout", {})}
     taps = merged.get("taps")
-    return ReadoutSpec(merged["layers"], merged["kernel"], merged["padding"], tuple(taps) if taps else None)
+    return ReadoutSpec(merged["layers"], merged["kernel"], merged["padding"], tuple(taps) if taps else None,
+                       merged.get("hidden"))
 
 
 def table_runs(config: dict, table: str) -> list[tuple[str, str]]:
@@ -152,6 +153,15 @@ def table_runs(config: dict, table: str) -> list[tuple[str, str]]:
         if run not in runs:
             runs.append(run)
     return runs
+
+
+def run_targets(config: dict, backbone: str, readout: str) -> list[str]:
+    """Targets a run's heads are trained for: every target some table reports from it, in `targets` order."""
+    wanted = set()
+    for table, spec in config["tables"].items():
+        if (backbone, readout) in table_runs(config, table):
+            wanted.update(spec["targets"])
+    return [t for t in config["targets"] if t in wanted] or list(config["targets"])
 
 
 def seed_list(config: dict) -> list[int]:

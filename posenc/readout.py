@@ -1,7 +1,7 @@
 """The position encoding module ("PosENet" readout, PROTOCOL section 4) and its naming.
 
 L layers of k x k convolutions with padding p; every layer but the last is Conv -> BatchNorm -> ReLU and
-keeps the channel width, the last is Conv(C -> 1) -> BatchNorm(1) -> Sigmoid. Its output is upsampled
+keeps the channel width (or, an option beyond the paper for small budgets, narrows to `hidden`), the last is Conv(C -> 1) -> BatchNorm(1) -> Sigmoid. Its output is upsampled
 bilinearly (align_corners=False) to the evaluation size, where loss and metrics are computed.
 """
 
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-_ID = re.compile(r"^L(?P<layers>\d+)-k(?P<kernel>\d+)-p(?P<padding>\d+)-(?P<taps>[A-Za-z0-9_+]+)$")
+_ID = re.compile(r"^L(?P<layers>\d+)-k(?P<kernel>\d+)-p(?P<padding>\d+)(-h(?P<hidden>\d+))?-(?P<taps>[A-Za-z0-9_+]+)$")
 
 
 @dataclass(frozen=True)
@@ -24,16 +24,20 @@ class ReadoutSpec:
     kernel: int = 3
     padding: int = 0
     taps: tuple[str, ...] | None = None  # None: every tap of the store
+    hidden: int | None = None  # channels of each hidden layer per head; None: the input width (the paper)
 
     def __post_init__(self):
-        if self.layers < 1 or self.kernel < 1 or self.padding < 0:
-            raise ValueError(f"readout needs layers >= 1, kernel >= 1, padding >= 0; got {self}")
+        if self.layers < 1 or self.kernel < 1 or self.padding < 0 or (self.hidden is not None and self.hidden < 1):
+            raise ValueError(f"readout needs layers >= 1, kernel >= 1, padding >= 0, hidden >= 1; got {self}")
+        if self.layers == 1:
+            object.__setattr__(self, "hidden", None)  # a one-layer readout has no hidden layer
 
     @property
     def id(self) -> str:
-        """A file-name-safe identifier, e.g. L1-k3-p0-all or L1-k3-p0-relu5_3."""
+        """A file-name-safe identifier, e.g. L1-k3-p0-all, L3-k3-p0-h16-all or L1-k3-p0-relu5_3."""
         taps = "all" if not self.taps else "+".join(self.taps)
-        return f"L{self.layers}-k{self.kernel}-p{self.padding}-{taps}"
+        hidden = "" if self.hidden is None else f"-h{self.hidden}"
+        return f"L{self.layers}-k{self.kernel}-p{self.padding}{hidden}-{taps}"
 
     @classmethod
     def from_id(cls, text: str) -> "ReadoutSpec":
@@ -42,7 +46,8 @@ class ReadoutSpec:
             raise ValueError(f"{text!r} is not a readout id such as L1-k3-p0-all")
         taps = match["taps"]
         return cls(int(match["layers"]), int(match["kernel"]), int(match["padding"]),
-                   None if taps == "all" else tuple(taps.split("+")))
+                   None if taps == "all" else tuple(taps.split("+")),
+                   int(match["hidden"]) if match["hidden"] else None)
 
     def output_size(self, feature_size: int) -> int:
         size = feature_size
@@ -89,13 +94,14 @@ class PosENet(nn.Module):
         super().__init__()
         self.in_channels, self.spec, self.n_heads = in_channels, spec, n_heads
         layers = []
+        hidden = spec.hidden or in_channels
         for i in range(spec.layers):
             last = i == spec.layers - 1
-            per_head_out = 1 if last else in_channels
+            per_head_out = 1 if last else hidden
             out_channels = per_head_out * n_heads
             # the first layer as one matrix product when its k*k*out products are few beside its inputs
             kind = ShiftConv2d if i == 0 and spec.kernel**2 * out_channels <= in_channels else nn.Conv2d
-            conv = kind(in_channels * (1 if i == 0 else n_heads), out_channels, spec.kernel, padding=spec.padding,
+            conv = kind(in_channels if i == 0 else hidden * n_heads, out_channels, spec.kernel, padding=spec.padding,
                         groups=1 if i == 0 else n_heads)
             layers += [conv, nn.BatchNorm2d(conv.out_channels), nn.Sigmoid() if last else nn.ReLU()]
         self.body = nn.Sequential(*layers)

@@ -150,7 +150,7 @@ def load_heads(path, device: str = "cpu"):
     """(heads in eval mode, their targets, ReadoutSpec, payload) from a file written by save_heads."""
     payload = torch.load(Path(path), map_location=device, weights_only=False)
     r = payload["readout"]
-    spec = ReadoutSpec(r["layers"], r["kernel"], r["padding"], tuple(r["taps"]) if r["taps"] else None)
+    spec = ReadoutSpec(r["layers"], r["kernel"], r["padding"], tuple(r["taps"]) if r["taps"] else None, r.get("hidden"))
     heads = PosENet(payload["in_channels"], spec, len(payload["targets"]))
     heads.load_state_dict(payload["state_dict"])
     return heads.to(device).eval(), payload["targets"], spec, payload

@@ -20,6 +20,13 @@ def test_output_size(layers, kernel, padding, size):
     assert upsample(out).shape == (2, 1, 224, 224)
 
 
+def test_hidden_width_narrows_the_hidden_layers_per_head():
+    head = PosENet(40, ReadoutSpec(layers=3, hidden=4), n_heads=2)
+    convs = [m for m in head.body if isinstance(m, torch.nn.Conv2d)]
+    assert [(c.in_channels, c.out_channels, c.groups) for c in convs] == [(40, 8, 1), (8, 8, 2), (8, 2, 2)]
+    assert head(torch.rand(2, 40, 28, 28)).shape == (2, 2, 22, 22)
+
+
 def test_structure_and_init():
     head = PosENet(8, ReadoutSpec(layers=2))  # one head
     kinds = [type(m).__name__ for m in head.body]
@@ -31,8 +38,11 @@ def test_structure_and_init():
 
 
 def test_id_round_trip():
-    for spec in (ReadoutSpec(), ReadoutSpec(3, 7, 2), ReadoutSpec(1, 3, 0, ("relu1_2", "relu5_3"))):
+    for spec in (ReadoutSpec(), ReadoutSpec(3, 7, 2), ReadoutSpec(1, 3, 0, ("relu1_2", "relu5_3")),
+                 ReadoutSpec(2, 3, 0, None, 16)):
         assert ReadoutSpec.from_id(spec.id) == spec
+    assert ReadoutSpec(2, 3, 0, None, 16).id == "L2-k3-p0-h16-all"
+    assert ReadoutSpec(1, 3, 0, None, 16) == ReadoutSpec()  # no hidden layer, nothing to narrow
     assert ReadoutSpec().id == "L1-k3-p0-all"
     with pytest.raises(ValueError, match="readout id"):
         ReadoutSpec.from_id("L1-k3")

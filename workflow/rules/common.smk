@@ -1,13 +1,13 @@
 # Validation and helpers; rules stay declarative and call these.
 from posenc import __version__
-from posenc.config import backbone_params, seed_list, table_runs, validate_config
+from posenc.config import backbone_params, run_targets, seed_list, table_runs, validate_config
 
 validate_config(config)
 
 wildcard_constraints:
     backbone=r"[A-Za-z0-9_\-]+",
     image_set=r"[A-Za-z0-9_\-]+",
-    readout=r"L\d+-k\d+-p\d+-[A-Za-z0-9_+]+",
+    readout=r"L\d+-k\d+-p\d+(-h\d+)?-[A-Za-z0-9_+]+",
     seed=r"\d+",
     table="|".join(config["tables"]) or "no_table",
 
@@ -47,6 +47,10 @@ def features_params():
 
 def training_params():
     return {k: v for k, v in config["training"].items() if k != "device"}
+
+
+def train_targets(wildcards):
+    return run_targets(config, wildcards.backbone, wildcards.readout)
 
 
 def test_stores(wildcards):

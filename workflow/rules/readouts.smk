@@ -5,7 +5,7 @@ rule train_readout:
         heads="results/readouts/{backbone}/{readout}/seed{seed}.pt",
     params:
         training=training_params(),
-        targets=config["targets"],
+        targets=train_targets,
         stripe_range=config["stripe_range"],
         output_size=config["input"]["size"],
         version=__version__,
