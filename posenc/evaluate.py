@@ -22,15 +22,12 @@ def check_same_backbone(train_provenance: dict, test_provenance: dict, where: st
                          f"{', '.join(diff)}): rebuild it with the same backbone settings")
 
 
-def predict(heads, x: torch.Tensor, size: int = 224) -> np.ndarray:
-    """(N, T, size, size) predictions of all heads at the evaluation size."""
-    with torch.no_grad():
-        return upsample(heads(x), size).cpu().numpy()
-
-
 def evaluate_store(heads, targets, spec, store_path, train_provenance: dict, *, output_size: int = 224,
-                   stripe_range: str = "unit", batch_size: int = 32, device: str = "cpu"):
-    """Rows {image, test_input, target, spc, mae} for every image of a store and every head."""
+                   stripe_range: str = "unit", batch_size: int = 32, device: str = "cpu", keep: list | None = None):
+    """Rows {image, test_input, target, spc, mae} for every image of a store and every head.
+
+    If `keep` is a list, the readout-size predictions (batch, T, h, w) are appended to it.
+    """
     reader = StoreReader(store_path, spec.taps)
     check_same_backbone(train_provenance, reader.provenance, str(store_path))
     maps = [target_tensor(t, output_size, stripe_range).numpy() for t in targets]
@@ -38,7 +35,11 @@ def evaluate_store(heads, targets, spec, store_path, train_provenance: dict, *, 
     rows = []
     for start in range(0, reader.n_images, batch_size):
         stop = min(start + batch_size, reader.n_images)
-        preds = predict(heads, torch.from_numpy(reader.read(start, stop).astype(np.float32)).to(device), output_size)
+        with torch.no_grad():
+            small = heads(torch.from_numpy(reader.read(start, stop).astype(np.float32)).to(device))
+        preds = upsample(small, output_size).cpu().numpy()
+        if keep is not None:
+            keep.append(small.cpu().numpy())
         for i in range(stop - start):
             for k, t in enumerate(targets):
                 rows.append({
@@ -64,20 +65,30 @@ def run_columns(payload: dict, spec) -> dict:
     }
 
 
-def evaluate_readout(heads_path, test_stores, out_csv, device: str = "cpu") -> int:
-    """Score saved heads on every test store; write one CSV row per image and target. Returns the row count."""
+def evaluate_readout(heads_path, test_stores, out_csv, predictions_path=None, device: str = "cpu") -> int:
+    """Score saved heads on every test store; write one CSV row per image and target. Returns the row count.
+
+    With predictions_path, also save the readout-size predictions (float16 npz: image, test_input, image_set,
+    targets, pred (N, T, h, w)) for the figures.
+    """
     import pandas as pd
 
-    from .io import atomic_write_text
+    from .io import atomic_path, atomic_write_text
     from .training import load_heads
 
     heads, targets, spec, payload = load_heads(heads_path, device)
     cfg = payload["train_config"]
-    rows = []
+    rows, kept = [], []
     for store in test_stores:
         rows += evaluate_store(heads, targets, spec, store, payload["store_provenance"], output_size=cfg["output_size"],
-                               stripe_range=cfg["stripe_range"], device=device)
+                               stripe_range=cfg["stripe_range"], device=device, keep=kept)
     meta = run_columns(payload, spec)
     frame = pd.DataFrame([{**meta, **r} for r in rows])
+    if predictions_path is not None:
+        first = frame[frame["target"] == targets[0]]
+        with atomic_path(predictions_path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, image=first["image"].to_numpy(str), test_input=first["test_input"].to_numpy(str),
+                     image_set=first["image_set"].to_numpy(str), targets=np.array(targets, dtype=str),
+                     pred=np.concatenate(kept).astype(np.float16))
     atomic_write_text(out_csv, frame.to_csv(index=False, float_format="%.6g"))
     return len(frame)

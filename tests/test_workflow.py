@@ -1,20 +1,24 @@
 """The real Snakemake workflow: a dry run of the embedded default and a full run of the tiny config."""
 
+import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
+ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # jobs import this checkout's posenc, wherever it is installed
 
 
 def snakemake(workdir, *args, check=True):
-    proc = subprocess.run(SNAKEMAKE + ["-d", str(workdir), *args], capture_output=True, text=True)
+    proc = subprocess.run(SNAKEMAKE + ["-d", str(workdir), *args], capture_output=True, text=True, env=ENV)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
     return proc.stdout + proc.stderr
@@ -38,7 +42,7 @@ def test_bad_config_stops_before_any_job(tmp_path):
 def tiny_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("tiny")
     shutil.copytree(ROOT / ".test" / "config", workdir / "config")
-    out = snakemake(workdir, "--cores", "2", "results/table4.csv")
+    out = snakemake(workdir, "--cores", "2", "all")
     return workdir, out
 
 
@@ -47,6 +51,7 @@ def test_tiny_workflow_builds_table4(tiny_run):
     workdir, _ = tiny_run
     table = pd.read_csv(workdir / "results" / "table4.csv")
     assert list(table["model"]) == ["PosENet", "PosENet padding=1", "VGG16 (random)", "VGG16 (random) w/o padding"]
+    assert "pattern" not in table.columns
     for col in ("h_spc", "h_mae", "g_spc", "g_mae", "hs_spc", "hs_mae", "h_spc_ci", "backbone", "weights",
                 "conv_padding", "readout_padding", "test_set"):
         assert col in table.columns
@@ -58,7 +63,7 @@ def test_tiny_workflow_builds_table4(tiny_run):
     md = (workdir / "results" / "table4.md").read_text()
     assert "(0.012, Δ" in md  # PosENet's paper H SPC beside ours
     per_image = pd.read_csv(workdir / "results" / "metrics" / "vgg16_random" / "L1-k3-p0-all" / "seed1.csv")
-    assert len(per_image) == (4 + 3) * 3  # images x the targets Table 4 reports (H, G, HS)
+    assert len(per_image) == (4 + 3) * 5  # images x targets (Table 1 reports all five from this run)
     assert set(per_image["test_input"]) == {"natural", "black", "white", "noise"}
     assert (workdir / "logs" / "extract_features" / "vgg16_random" / "train.log").read_text().count("extract") >= 1
 
@@ -66,8 +71,8 @@ def test_tiny_workflow_builds_table4(tiny_run):
 @pytest.mark.slow
 def test_rerun_does_nothing_and_seeds_retrain_without_reextracting(tiny_run):
     workdir, _ = tiny_run
-    assert "Nothing to be done" in snakemake(workdir, "-n", "--cores", "2", "results/table4.csv")
-    out = snakemake(workdir, "-n", "--cores", "2", "results/table4.csv", "--config", "seeds=3")
+    assert "Nothing to be done" in snakemake(workdir, "-n", "--cores", "2", "all")
+    out = snakemake(workdir, "-n", "--cores", "2", "all", "--config", "seeds=3")
     assert "train_readout" in out and "make_table" in out
     assert "extract_features" not in out and "prepare_image_set" not in out
 
@@ -79,3 +84,30 @@ def test_store_is_inspectable(tiny_run):
                           str(workdir / "results" / "features" / "vgg16_random_nopad" / "train.zarr")],
                          capture_output=True, text=True, check=True).stdout
     assert "relu5_3" in out and "native 2px" in out and "conv_padding: false" in out
+
+
+@pytest.mark.slow
+def test_tiny_workflow_builds_every_table_figure_and_the_comparison(tiny_run):
+    workdir, _ = tiny_run
+    results = workdir / "results"
+    t1 = pd.read_csv(results / "table1.csv")
+    assert len(t1) == 5 * 2 and set(t1["pattern"]) == {"H", "V", "G", "HS", "VS"}
+    for test_input in ("natural", "black", "white", "noise"):
+        assert {f"{test_input}_spc", f"{test_input}_spc_ci", f"{test_input}_mae"} <= set(t1.columns)
+    pixels_black = t1[(t1["model"] == "PosENet")]["black_spc"]
+    assert (pixels_black == 0).all()  # a constant image through a padding-free readout: constant prediction
+    t2 = pd.read_csv(results / "table2.csv")
+    assert len(t2) == 3 * 6 and set(t2["readout"]) >= {"L2-k3-p0-h2-all", "L1-k1-p0-all"}
+    t3 = pd.read_csv(results / "table3.csv")
+    assert len(t3) == 2 * 3 and set(t3["taps"]) == {"relu1_2", "relu5_3", "all"}
+    per_seed = pd.read_csv(results / "per_seed.csv")
+    assert set(per_seed["seed"]) == {0, 1}
+    assert len(per_seed.drop_duplicates(["backbone", "readout", "seed", "image_set", "test_input", "target"])) == len(per_seed)
+    for fig in ("fig4_predictions", "fig5_readout_size", "fig6_padding", "fig7_error_maps", "summary_spc"):
+        image = np.asarray(Image.open(results / "figures" / f"{fig}.png").convert("L"), dtype=np.float32)
+        assert image.shape[0] > 100 and image.std() > 10, fig
+    comparison = (results / "paper_comparison.md").read_text()
+    assert comparison.count("**Claim ") == 6 and "## Table 3" in comparison
+    snakemake(workdir, "--cores", "1", "all", "--report", "report.html")
+    html = (workdir / "report.html").read_text()
+    assert "fig7_error_maps" in html and "table1.csv" in html

@@ -1,6 +1,7 @@
 # Validation and helpers; rules stay declarative and call these.
-from posenc import __version__
+from posenc import __version__, paths
 from posenc.config import backbone_params, run_targets, seed_list, table_runs, validate_config
+from posenc.figures import configured_figures, figure_inputs, figure_runs
 
 validate_config(config)
 
@@ -10,6 +11,7 @@ wildcard_constraints:
     readout=r"L\d+-k\d+-p\d+(-h\d+)?-[A-Za-z0-9_+]+",
     seed=r"\d+",
     table="|".join(config["tables"]) or "no_table",
+    figure="|".join(configured_figures(config)) or "no_figure",
 
 
 def image_set_spec(wildcards):
@@ -22,7 +24,7 @@ def image_set_inputs(wildcards):
 
 
 def extract_inputs(wildcards):
-    inputs = {"manifest": f"results/images/{wildcards.image_set}.json"}
+    inputs = {"manifest": paths.manifest(wildcards.image_set)}
     if config["backbones"][wildcards.backbone]["weights"] == "hed":
         inputs["hed"] = config["hed_weights"]
     if config["backbones"][wildcards.backbone]["weights"] == "checkpoint":
@@ -54,7 +56,7 @@ def train_targets(wildcards):
 
 
 def test_stores(wildcards):
-    return [f"results/features/{wildcards.backbone}/{s}.zarr" for s in config["test_sets"]]
+    return [paths.store(wildcards.backbone, s) for s in config["test_sets"]]
 
 
 def table_spec(wildcards):
@@ -62,17 +64,25 @@ def table_spec(wildcards):
 
 
 def table_metrics(wildcards):
-    return [
-        f"results/metrics/{backbone}/{readout}/seed{seed}.csv"
-        for backbone, readout in table_runs(config, wildcards.table)
-        for seed in seed_list(config)
-    ]
+    return [paths.metrics(b, r, s) for b, r in table_runs(config, wildcards.table) for s in seed_list(config)]
 
 
 def all_metrics():
     runs = sorted({run for table in config["tables"] for run in table_runs(config, table)})
-    return [f"results/metrics/{b}/{r}/seed{s}.csv" for b, r in runs for s in seed_list(config)]
+    return [paths.metrics(b, r, s) for b, r in runs for s in seed_list(config)]
 
 
 def all_tables():
-    return [f"results/{table}.{ext}" for table in config["tables"] for ext in ("csv", "md")]
+    return [paths.table(table, ext) for table in config["tables"] for ext in ("csv", "md")]
+
+
+def all_figures():
+    return [paths.figure(f) for f in configured_figures(config)]
+
+
+def figure_files(wildcards):
+    return figure_inputs(config, wildcards.figure)
+
+
+def figure_params(wildcards):
+    return figure_runs(config, wildcards.figure)

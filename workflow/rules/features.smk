@@ -2,7 +2,7 @@ rule extract_features:
     input:
         unpack(extract_inputs),
     output:
-        store=directory("results/features/{backbone}/{image_set}.zarr"),
+        store=directory(paths.store("{backbone}", "{image_set}")),
     params:
         backbone=extract_params,
         input=config["input"],

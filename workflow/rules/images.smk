@@ -2,7 +2,7 @@ rule prepare_image_set:
     input:
         image_set_inputs,
     output:
-        manifest="results/images/{image_set}.json",
+        manifest=paths.manifest("{image_set}"),
     params:
         spec=image_set_spec,
         version=__version__,

@@ -1,8 +1,8 @@
 rule train_readout:
     input:
-        store=f"results/features/{{backbone}}/{config['train_set']}.zarr",
+        store=paths.store("{backbone}", config["train_set"]),
     output:
-        heads="results/readouts/{backbone}/{readout}/seed{seed}.pt",
+        heads=paths.heads("{backbone}", "{readout}", "{seed}"),
     params:
         training=training_params(),
         targets=train_targets,
@@ -20,10 +20,11 @@ rule train_readout:
 
 rule evaluate_readout:
     input:
-        heads="results/readouts/{backbone}/{readout}/seed{seed}.pt",
+        heads=paths.heads("{backbone}", "{readout}", "{seed}"),
         stores=test_stores,
     output:
-        metrics="results/metrics/{backbone}/{readout}/seed{seed}.csv",
+        metrics=paths.metrics("{backbone}", "{readout}", "{seed}"),
+        predictions=paths.predictions("{backbone}", "{readout}", "{seed}"),
     params:
         version=__version__,
     threads: 1

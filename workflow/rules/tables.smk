@@ -2,8 +2,8 @@ rule make_table:
     input:
         metrics=table_metrics,
     output:
-        csv="results/{table}.csv",
-        md="results/{table}.md",
+        csv=report(paths.table("{table}", "csv"), caption="../report/table.rst", category="Tables"),
+        md=paths.table("{table}", "md"),
     params:
         table=table_spec,
         stripe_range=config["stripe_range"],
@@ -18,7 +18,7 @@ rule collect_metrics:
     input:
         metrics=all_metrics(),
     output:
-        csv="results/per_seed.csv",
+        csv=paths.PER_SEED,
     log:
         "logs/collect_metrics/per_seed.log",
     script:

@@ -1,0 +1,35 @@
+"""Where the workflow keeps each output: one place for the Snakemake rules and the Python that reads them."""
+
+from __future__ import annotations
+
+
+def manifest(image_set: str) -> str:
+    return f"results/images/{image_set}.json"
+
+
+def store(backbone: str, image_set: str) -> str:
+    return f"results/features/{backbone}/{image_set}.zarr"
+
+
+def heads(backbone: str, readout: str, seed: int | str) -> str:
+    return f"results/readouts/{backbone}/{readout}/seed{seed}.pt"
+
+
+def metrics(backbone: str, readout: str, seed: int | str) -> str:
+    return f"results/metrics/{backbone}/{readout}/seed{seed}.csv"
+
+
+def predictions(backbone: str, readout: str, seed: int | str) -> str:
+    return f"results/predictions/{backbone}/{readout}/seed{seed}.npz"
+
+
+def table(name: str, ext: str = "csv") -> str:
+    return f"results/{name}.{ext}"
+
+
+def figure(name: str) -> str:
+    return f"results/figures/{name}.png"
+
+
+PER_SEED = "results/per_seed.csv"
+COMPARISON = "results/paper_comparison.md"
