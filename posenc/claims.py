@@ -149,7 +149,7 @@ def claim5(t4) -> Verdict:
 def claim6(t6=None) -> Verdict:
     text = ("Networks trained for dense tasks (SOD, segmentation) encode more position than classification ones, "
             "and models trained without padding do worse on those tasks.")
-    return Verdict(6, text, "not testable here", "needs backbones trained for saliency and segmentation "
+    return Verdict(6, text, "not testable here", "Needs backbones trained for saliency and segmentation "
                    "(Tables 5 and 6), which this workflow does not train yet.")
 
 

@@ -59,7 +59,7 @@ def fig4_predictions(runs: dict[str, dict], image_paths: dict[str, str], out_png
     picks = _pick(first, "natural", count, image_set)
     rows = [(i, label) for i in picks for label in ["ground truth", *runs]]
     fig, axes = plt.subplots(len(rows), len(targets) + 1, figsize=(1.9 * (len(targets) + 1), 1.9 * len(rows)),
-                             squeeze=False)
+                             squeeze=False, layout="constrained")
     for r, (i, label) in enumerate(rows):
         name = str(first["image"][i])
         axes[r, 0].imshow(resize_image(load_image(image_paths[name]), size).permute(1, 2, 0).numpy())
@@ -95,8 +95,9 @@ def fig5_readout_size(table2: pd.DataFrame, paper: pd.DataFrame, out_png, target
                         capsize=3, label=f"{backbone} (this run)")
             ref = paper[paper["key"].isin(group["paper_model"]) & (paper["target"] == target)]
             if len(ref):
-                xs = group.set_index("paper_model").loc[ref["key"], column]
-                ax.plot(xs.values, ref["spc"].values, "--", marker="x", color=ax.lines[-1].get_color(),
+                xs = group.set_index("paper_model").loc[ref["key"], column].to_numpy()
+                order = np.argsort(xs)
+                ax.plot(xs[order], ref["spc"].to_numpy()[order], "--", marker="x", color=ax.lines[-1].get_color(),
                         label=f"{backbone}: paper")
         ax.set_xlabel(label)
         ax.set_ylim(-0.3, 1.05)  # SPC range; intervals of few seeds may reach beyond it
