@@ -1,6 +1,5 @@
 import numpy as np
 import pandas as pd
-import pytest
 from PIL import Image
 
 from posenc.figures import error_map, fig4_predictions, fig6_padding, fig7_error_maps, full_size, summary_spc
