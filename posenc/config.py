@@ -101,7 +101,7 @@ def _cross_check(config: dict) -> list[str]:
         if not b["conv_padding"] and not spec.removable_padding:
             problems.append(f"config key `{where}.conv_padding`: removing padding is only defined for plain conv "
                             f"stacks (vgg16), not {b['arch']}; set it to true")
-    synthetic_sets = [s for s in config["test_sets"] if sets.get(s, {}).get("source") == "synthetic"]
+    synthetic_sets = synthetic_test_sets(config)
     for table, tspec in config["tables"].items():
         if "natural" in tspec["inputs"] and tspec["test_set"] not in config["test_sets"]:
             problems.append(f"config key `tables.{table}.test_set`: {tspec['test_set']!r} is not one of test_sets "
@@ -162,6 +162,11 @@ def run_targets(config: dict, backbone: str, readout: str) -> list[str]:
         if (backbone, readout) in table_runs(config, table):
             wanted.update(spec["targets"])
     return [t for t in config["targets"] if t in wanted] or list(config["targets"])
+
+
+def synthetic_test_sets(config: dict) -> list[str]:
+    """Test sets holding the synthetic inputs (black, white, noise)."""
+    return [s for s in config["test_sets"] if config["image_sets"].get(s, {}).get("source") == "synthetic"]
 
 
 def seed_list(config: dict) -> list[int]:

@@ -64,15 +64,11 @@ def _metric_columns(summary: pd.DataFrame, prefix: str) -> dict:
 
 def input_sources(config: dict, table: str) -> dict[str, str]:
     """Test input -> the image set holding it, for one table."""
+    from .config import synthetic_test_sets
+
     spec = config["tables"][table]
-    sources = {}
-    for test_input in spec["inputs"]:
-        if test_input == "natural":
-            sources[test_input] = spec["test_set"]
-        else:
-            sets = [s for s in config["test_sets"] if config["image_sets"][s]["source"] == "synthetic"]
-            sources[test_input] = sets[0] if sets else ""
-    return sources
+    synthetic = (synthetic_test_sets(config) or [""])[0]
+    return {i: spec["test_set"] if i == "natural" else synthetic for i in spec["inputs"]}
 
 
 def build_table(config: dict, table: str, summary: pd.DataFrame) -> pd.DataFrame:
