@@ -38,9 +38,19 @@ def extract_params(wildcards):
 
 def extract_threads(wildcards):
     # a backbone forward pass takes every core (one extraction at a time; the job uses at most the
-    # CPUs it finds); raw pixels need one
+    # CPUs it finds); raw pixels need one. On a cluster (no local core count) profiles set the threads.
     arch = config["backbones"][wildcards.backbone]["arch"]
-    return 1 if arch == "pixels" else workflow.cores
+    return 1 if arch == "pixels" else min(workflow.cores or 1, 64)
+
+
+def extract_gpus(wildcards):
+    # GPU rules ask for one GPU (Slurm: --gpus=1) unless the config pins the CPU; raw pixels need none
+    arch = config["backbones"][wildcards.backbone]["arch"]
+    return 0 if arch == "pixels" or config["features"]["device"] == "cpu" else 1
+
+
+def training_gpus():
+    return 0 if config["training"]["device"] == "cpu" else 1
 
 
 def features_params():

@@ -10,6 +10,8 @@ rule extract_features:
         hed_path=config["hed_weights"],
         version=__version__,
     threads: extract_threads
+    resources:
+        gpu=extract_gpus,
     log:
         "logs/extract_features/{backbone}/{image_set}.log",
     benchmark:

@@ -10,6 +10,8 @@ rule train_readout:
         output_size=config["input"]["size"],
         version=__version__,
     threads: 1
+    resources:
+        gpu=training_gpus(),
     log:
         "logs/train_readout/{backbone}/{readout}/seed{seed}.log",
     benchmark:

@@ -1,0 +1,33 @@
+"""Check a workflow run through Slurm: Table 4 is complete and finite, and Slurm ran every job.
+
+usage: check_slurm_run.py RUN_DIR SLURMCTLD_LOG
+"""
+
+import math
+import re
+import sys
+from pathlib import Path
+
+import pandas as pd
+import yaml
+
+run, ctld_log = Path(sys.argv[1]), Path(sys.argv[2])
+config = yaml.safe_load((run / "config" / "config.yaml").read_text())
+table = pd.read_csv(run / "results" / "table4.csv")
+labels = [row["label"] for row in config["tables"]["table4"]["rows"]]
+assert list(table["model"]) == labels, f"table4 rows {list(table['model'])} != config {labels}"
+spc = [c for c in table.columns if c.endswith("_spc")]
+assert spc and all(math.isfinite(v) for v in table[spc].to_numpy().ravel()), f"non-finite SPC in\n{table}"
+
+log = (run / "snakemake.log").read_text()
+submitted = {int(j) for j in re.findall(r"submitted with SLURM jobid (\d+)", log)}
+done = re.search(r"(\d+) of (\d+) steps \(100%\) done", log)
+assert done, "snakemake did not report 100% done"
+total = int(done.group(2))
+assert len(submitted) == total, f"{len(submitted)} Slurm jobs for {total} workflow jobs"
+accepted = {int(j) for j in re.findall(r"_slurm_rpc_submit_batch_job: JobId=(\d+)", ctld_log.read_text())}
+assert submitted <= accepted, f"jobs unknown to slurmctld: {sorted(submitted - accepted)}"
+slurm_logs = list((run / ".snakemake" / "slurm_logs").rglob("*.log"))
+assert len(slurm_logs) >= total, f"{len(slurm_logs)} Slurm job logs for {total} jobs"
+print(f"slurm run OK: {total} jobs, each a Slurm batch job (ids {min(submitted)}..{max(submitted)}), "
+      f"{len(slurm_logs)} job logs; table4 rows: {', '.join(labels)}")
