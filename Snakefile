@@ -5,13 +5,18 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# config/config.yaml (the embedded default) unless --configfile names others (e.g. config/paper.yaml): those
+# replace it rather than being merged into it, so no key of the default leaks into another configuration.
+# --config KEY=VALUE still overrides either.
+if not workflow.overwrite_configfiles:
+    workflow.configfile("config/config.yaml")
 
 
 report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/datasets.smk"
 include: "workflow/rules/images.smk"
 include: "workflow/rules/weights.smk"
 include: "workflow/rules/features.smk"

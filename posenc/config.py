@@ -13,6 +13,7 @@ import yaml
 from jsonschema import Draft7Validator, validators
 
 from .backbones import REGISTRY, get_backbone
+from .download import parse_checksum
 from .readout import ReadoutSpec
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
@@ -78,10 +79,18 @@ def _cross_check(config: dict) -> list[str]:
     problems = []
     sets = config["image_sets"]
     for name, spec in sets.items():
-        needs = {"embedded": ("split", "count"), "folder": ("path",), "synthetic": ()}[spec["source"]]
-        for key in needs:
+        needs = {"embedded": ("split", "count"), "folder": ("path",), "synthetic": (), "dataset": ("dataset",)}
+        for key in needs[spec["source"]]:
             if key not in spec:
                 problems.append(f"config key `image_sets.{name}.{key}`: required for source {spec['source']}; add it")
+        if spec["source"] == "dataset" and spec.get("dataset") not in (None, *config["datasets"]):
+            problems.append(f"config key `image_sets.{name}.dataset`: {spec['dataset']!r} is not defined under "
+                            f"datasets ({', '.join(config['datasets']) or 'none defined'}); add it there")
+    for name, ds in config["datasets"].items():
+        try:
+            parse_checksum(ds["checksum"])
+        except ValueError as err:
+            problems.append(f"config key `datasets.{name}.checksum`: {err}")
     for key, names in (("train_set", [config["train_set"]]), ("test_sets", config["test_sets"])):
         for n in names:
             if n not in sets:

@@ -175,8 +175,12 @@ def folder_records(path, recursive: bool = True, group: str = "natural"):
 
 
 # ---- manifests -----------------------------------------------------------------------------------------
-def resolve_records(spec: dict, name: str, resources_dir="resources"):
-    """The records of the image set `name` described by its config entry `spec`."""
+def resolve_records(spec: dict, name: str, resources_dir="resources", datasets: dict | None = None):
+    """The records of the image set `name` described by its config entry `spec`.
+
+    `datasets` is the config's `datasets` section, for image sets with source `dataset` (unpacked by the
+    rule download_dataset into resources/datasets/<name>).
+    """
     source = spec["source"]
     if source == "embedded":
         out = Path(resources_dir) / "images" / name
@@ -185,7 +189,15 @@ def resolve_records(spec: dict, name: str, resources_dir="resources"):
         return synthetic_records()
     if source == "folder":
         return folder_records(spec["path"], spec.get("recursive", True), spec.get("group", "natural"))
-    raise ValueError(f"image_sets.{name}.source: unknown source {source!r} (embedded, synthetic or folder)")
+    if source == "dataset":
+        from .download import dataset_images
+
+        ds = spec["dataset"]
+        if not datasets or ds not in datasets:
+            raise ValueError(f"image_sets.{name}.dataset: {ds!r} is not defined under datasets")
+        folder = dataset_images(Path(resources_dir) / "datasets" / ds, datasets[ds])
+        return folder_records(folder, True, spec.get("group", "natural"))
+    raise ValueError(f"image_sets.{name}.source: unknown source {source!r} (embedded, synthetic, folder or dataset)")
 
 
 def write_manifest(name: str, records, path, skip_unreadable: bool = False, limit: int | None = None) -> dict:
@@ -229,8 +241,12 @@ def read_manifest(path) -> tuple[dict, list[ImageRecord]]:
 
 
 
-def build_image_set(name: str, spec: dict, manifest_path, resources_dir="resources") -> dict:
-    """Resolve an image set from its config entry and write its manifest."""
-    records = resolve_records(spec, name, resources_dir)
-    limit = spec.get("count") if spec["source"] == "folder" else None
+def build_image_set(name: str, spec: dict, manifest_path, resources_dir="resources", datasets: dict | None = None) -> dict:
+    """Resolve an image set from its config entry, write its manifest, and check the expected count."""
+    records = resolve_records(spec, name, resources_dir, datasets)
+    limit = spec.get("count") if spec["source"] in ("folder", "dataset") else None
+    expected = spec.get("expected_count")
+    if expected is not None and len(records) != expected:
+        raise RuntimeError(f"image set {name!r}: found {len(records)} image files, expected {expected} "
+                           f"(image_sets.{name}.expected_count): check the folder, or change or drop expected_count")
     return write_manifest(name, records, manifest_path, spec.get("skip_unreadable", False), limit)

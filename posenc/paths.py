@@ -3,6 +3,13 @@
 from __future__ import annotations
 
 
+def dataset(name: str) -> str:
+    return f"resources/datasets/{name}"
+
+
+DOWNLOADS = "resources/downloads"
+
+
 def manifest(image_set: str) -> str:
     return f"results/images/{image_set}.json"
 

@@ -1,5 +1,6 @@
 """The real Snakemake workflow: a dry run of the embedded default and a full run of the tiny config."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -111,3 +112,58 @@ def test_tiny_workflow_builds_every_table_figure_and_the_comparison(tiny_run):
     snakemake(workdir, "--cores", "1", "all", "--report", "report.html")
     html = (workdir / "report.html").read_text()
     assert "fig7_error_maps" in html and "table1.csv" in html
+
+
+def test_data_set_rules_download_unpack_and_list_images(tmp_path):
+    """image sets from `datasets`: download (file:// URL), unpack, count, manifest; an unreachable URL is a
+    clear error that says where to place the archive, and leaves nothing that looks complete."""
+    from test_download import make_zip, sha256
+
+    archive = make_zip(tmp_path / "DS-TR.zip", n_images=5)
+    run = tmp_path / "run"
+    (run / "config").mkdir(parents=True)
+    config = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
+    config["datasets"] = {
+        "ds_train": {"url": archive.as_uri(), "checksum": f"sha256:{sha256(archive)}",
+                     "images": "DS-TR/DS-TR-Image", "count": 5},
+        "ds_gone": {"url": "http://127.0.0.1:9/DS-TE.zip", "images": "DS-TE/DS-TE-Image", "count": 3},
+    }
+    config["image_sets"]["train"] = {"source": "dataset", "dataset": "ds_train"}
+    config["image_sets"]["natural"] = {"source": "dataset", "dataset": "ds_gone"}
+    (run / "config" / "config.yaml").write_text(yaml.safe_dump(config))
+
+    snakemake(run, "--cores", "1", "results/images/train.json")
+    manifest = json.loads((run / "results" / "images" / "train.json").read_text())
+    assert manifest["count"] == 5 and manifest["images"][0]["name"] == "img_0.jpg"
+    assert (run / "resources" / "datasets" / "ds_train" / "posenc-dataset.json").is_file()
+
+    out = snakemake(run, "--cores", "1", "results/images/natural.json", check=False)
+    assert "could not download http://127.0.0.1:9/DS-TE.zip" in out
+    assert str((run / "resources" / "downloads" / "DS-TE.zip").resolve()) in out
+    assert not (run / "resources" / "datasets" / "ds_gone").exists()
+    assert not (run / "results" / "images" / "natural.json").exists()
+
+
+def job_counts(dry_run_output: str) -> dict:
+    table = dry_run_output.split("Job stats:")[1].split("total")[0]
+    return {m[0]: int(m[1]) for m in (line.split() for line in table.splitlines()[3:]) if len(m) == 2}
+
+
+def test_paper_mode_dry_run(tmp_path):
+    """config/paper.yaml: data sets downloaded, 3 image sets, 4 backbones x 3 sets, no HED weights."""
+    out = snakemake(tmp_path, "-n", "--cores", "8", "all", "--configfile", str(ROOT / "config" / "paper.yaml"))
+    jobs = job_counts(out)
+    assert jobs["download_dataset"] == 2 and jobs["prepare_image_set"] == 3
+    assert jobs["extract_features"] == 12 and jobs["make_table"] == 4
+    assert "fetch_hed_weights" not in jobs
+    assert jobs["train_readout"] == jobs["evaluate_readout"] == 3 * 19  # 19 distinct readouts, 3 seeds
+
+
+def test_a_configfile_replaces_the_default_instead_of_merging(tmp_path):
+    shutil.copytree(ROOT / ".test" / "config", tmp_path / "config")
+    config = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
+    config["tables"] = {"table4": config["tables"]["table4"]}
+    (tmp_path / "only4.yaml").write_text(yaml.safe_dump(config))
+    assert job_counts(snakemake(tmp_path, "-n", "--cores", "2", "all"))["make_table"] == 4
+    out = snakemake(tmp_path, "-n", "--cores", "2", "all", "--configfile", str(tmp_path / "only4.yaml"))
+    assert job_counts(out)["make_table"] == 1

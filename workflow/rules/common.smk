@@ -8,6 +8,7 @@ validate_config(config)
 wildcard_constraints:
     backbone=r"[A-Za-z0-9_\-]+",
     image_set=r"[A-Za-z0-9_\-]+",
+    dataset=r"[A-Za-z0-9_\-]+",
     readout=r"L\d+-k\d+-p\d+(-h\d+)?-[A-Za-z0-9_+]+",
     seed=r"\d+",
     table="|".join(config["tables"]) or "no_table",
@@ -20,7 +21,16 @@ def image_set_spec(wildcards):
 
 def image_set_inputs(wildcards):
     spec = config["image_sets"][wildcards.image_set]
+    if spec["source"] == "dataset":
+        return [paths.dataset(spec["dataset"])]
     return [spec["path"]] if spec["source"] == "folder" else []
+
+
+def image_set_datasets(wildcards):
+    # only the data set this image set reads: another data set's entry changing does not rerun it
+    spec = config["image_sets"][wildcards.image_set]
+    ds = spec.get("dataset")
+    return {ds: config["datasets"][ds]} if spec["source"] == "dataset" else {}
 
 
 def extract_inputs(wildcards):

@@ -1,0 +1,6 @@
+from posenc.download import fetch_dataset
+from posenc.logs import job
+
+with job(snakemake.log[0]):
+    fetch_dataset(snakemake.wildcards.dataset, snakemake.params.spec, snakemake.output.folder,
+                  snakemake.params.downloads)
