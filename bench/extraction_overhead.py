@@ -1,0 +1,66 @@
+"""Extraction overhead: posenc extraction (decode + forward + resize + Zarr write) vs the bare forward pass.
+
+Both run on the same images with the same trunk, threads and batch size. The bare forward gets the images
+already decoded, resized and preprocessed in memory and only runs the trunk (no taps resized, nothing
+stored). Prints the two times and their ratio (target <= 1.10).
+
+    python bench/extraction_overhead.py [--arch vgg16] [--count 128] [--batch-size 16] [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+
+import torch
+
+from common import embedded, machine, scratch, threads
+from posenc.datasets import read_manifest
+from posenc.extract import _load_checked, extract_features, prepare
+
+
+def bare_forward_seconds(backbone, manifest_path, batch_size, input_size=224):
+    extractor, prep, records, _ = prepare(backbone, manifest_path, input_size=input_size, preprocessing="official")
+    images = torch.stack([_load_checked(r, input_size) for r in records])  # decoded outside the clock
+    batches = [prep(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+    trunk = extractor.trunk.eval()
+    with torch.no_grad():
+        trunk(batches[0][:2])  # warm-up
+        t0 = time.perf_counter()
+        for x in batches:
+            trunk(x)
+        return time.perf_counter() - t0
+
+
+def posenc_seconds(backbone, manifest_path, batch_size, out):
+    shutil.rmtree(out, ignore_errors=True)
+    t0 = time.perf_counter()
+    extract_features(backbone, manifest_path, out, batch_size=batch_size, preprocessing="official", progress=False)
+    return time.perf_counter() - t0
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--arch", default="vgg16", choices=["vgg16", "resnet152"])
+    ap.add_argument("--count", type=int, default=128, help="embedded training crops")
+    ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=2, help="best of this many runs of each")
+    args = ap.parse_args()
+    n_threads = threads()
+    root = scratch("extraction")
+    manifest_path = embedded(root, "train", args.count)
+    backbone = {"arch": args.arch, "weights": "random", "seed": 0, "name": f"{args.arch}_random"}
+    n = len(read_manifest(manifest_path)[1])
+    bare = min(bare_forward_seconds(backbone, manifest_path, args.batch_size) for _ in range(args.repeats))
+    full = min(posenc_seconds(backbone, manifest_path, args.batch_size, root / "store.zarr")
+               for _ in range(args.repeats))
+    print(f"machine: {machine()}; {n_threads} threads")
+    print(f"{args.arch} (random weights), {n} images of 224x224, batch {args.batch_size}, best of {args.repeats}")
+    print(f"bare forward pass:        {bare:7.2f} s  ({n / bare:6.2f} img/s)")
+    print(f"posenc extraction:        {full:7.2f} s  ({n / full:6.2f} img/s)  decode + forward + resize + Zarr write")
+    print(f"overhead ratio:           {full / bare:7.3f}  (target <= 1.10)")
+
+
+if __name__ == "__main__":
+    main()
