@@ -175,11 +175,11 @@ def folder_records(path, recursive: bool = True, group: str = "natural"):
 
 
 # ---- manifests -----------------------------------------------------------------------------------------
-def resolve_records(spec: dict, name: str, resources_dir="resources", datasets: dict | None = None):
+def resolve_records(spec: dict, name: str, resources_dir="resources"):
     """The records of the image set `name` described by its config entry `spec`.
 
-    `datasets` is the config's `datasets` section, for image sets with source `dataset` (unpacked by the
-    rule download_dataset into resources/datasets/<name>).
+    For source `dataset` (unpacked by the rule download_dataset into resources/datasets/<name>), `spec`
+    carries the data set's config entry as `dataset_entry`.
     """
     source = spec["source"]
     if source == "embedded":
@@ -192,10 +192,9 @@ def resolve_records(spec: dict, name: str, resources_dir="resources", datasets: 
     if source == "dataset":
         from .download import dataset_images
 
-        ds = spec["dataset"]
-        if not datasets or ds not in datasets:
-            raise ValueError(f"image_sets.{name}.dataset: {ds!r} is not defined under datasets")
-        folder = dataset_images(Path(resources_dir) / "datasets" / ds, datasets[ds])
+        if "dataset_entry" not in spec:
+            raise ValueError(f"image_sets.{name}: the entry of data set {spec['dataset']!r} was not passed along")
+        folder = dataset_images(Path(resources_dir) / "datasets" / spec["dataset"], spec["dataset_entry"])
         return folder_records(folder, True, spec.get("group", "natural"))
     raise ValueError(f"image_sets.{name}.source: unknown source {source!r} (embedded, synthetic, folder or dataset)")
 
@@ -241,9 +240,9 @@ def read_manifest(path) -> tuple[dict, list[ImageRecord]]:
 
 
 
-def build_image_set(name: str, spec: dict, manifest_path, resources_dir="resources", datasets: dict | None = None) -> dict:
+def build_image_set(name: str, spec: dict, manifest_path, resources_dir="resources") -> dict:
     """Resolve an image set from its config entry, write its manifest, and check the expected count."""
-    records = resolve_records(spec, name, resources_dir, datasets)
+    records = resolve_records(spec, name, resources_dir)
     limit = spec.get("count") if spec["source"] in ("folder", "dataset") else None
     expected = spec.get("expected_count")
     if expected is not None and len(records) != expected:

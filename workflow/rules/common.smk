@@ -16,7 +16,11 @@ wildcard_constraints:
 
 
 def image_set_spec(wildcards):
-    return config["image_sets"][wildcards.image_set]
+    # a data set's image set also carries its data set's entry (so only that entry's changes rerun it)
+    spec = config["image_sets"][wildcards.image_set]
+    if spec["source"] == "dataset":
+        return {**spec, "dataset_entry": config["datasets"][spec["dataset"]]}
+    return spec
 
 
 def image_set_inputs(wildcards):
@@ -24,13 +28,6 @@ def image_set_inputs(wildcards):
     if spec["source"] == "dataset":
         return [paths.dataset(spec["dataset"])]
     return [spec["path"]] if spec["source"] == "folder" else []
-
-
-def image_set_datasets(wildcards):
-    # only the data set this image set reads: another data set's entry changing does not rerun it
-    spec = config["image_sets"][wildcards.image_set]
-    ds = spec.get("dataset")
-    return {ds: config["datasets"][ds]} if spec["source"] == "dataset" else {}
 
 
 def extract_inputs(wildcards):

@@ -5,7 +5,6 @@ rule prepare_image_set:
         manifest=paths.manifest("{image_set}"),
     params:
         spec=image_set_spec,
-        datasets=image_set_datasets,
         version=__version__,
     log:
         "logs/prepare_image_set/{image_set}.log",

@@ -2,5 +2,4 @@ from posenc.datasets import build_image_set
 from posenc.logs import job
 
 with job(snakemake.log[0]):
-    build_image_set(snakemake.wildcards.image_set, snakemake.params.spec, snakemake.output.manifest,
-                    datasets=snakemake.params.datasets)
+    build_image_set(snakemake.wildcards.image_set, snakemake.params.spec, snakemake.output.manifest)
