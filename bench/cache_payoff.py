@@ -21,8 +21,8 @@ import time
 
 import numpy as np
 import torch
-
 from common import embedded, machine, scratch, synthetic, threads
+
 from posenc.datasets import read_manifest
 from posenc.evaluate import evaluate_store
 from posenc.extract import _load_checked, extract_features, prepare

@@ -14,8 +14,8 @@ import shutil
 import time
 
 import torch
-
 from common import embedded, machine, scratch, threads
+
 from posenc.datasets import read_manifest
 from posenc.extract import _load_checked, extract_features, prepare
 

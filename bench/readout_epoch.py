@@ -13,6 +13,7 @@ import argparse
 import time
 
 from common import embedded, machine, scratch, threads
+
 from posenc.extract import extract_features
 from posenc.readout import ReadoutSpec
 from posenc.store import StoreReader

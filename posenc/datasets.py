@@ -16,10 +16,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from .errors import ActionableError
 from .images import IMAGE_EXTENSIONS, ImageDecodeError, load_image
 from .io import atomic_write_text
 
 SYNTHETIC_INPUTS = ("black", "white", "noise")
+
+
+class MissingImages(ActionableError, FileNotFoundError):
+    """An image folder that is not there or holds no images."""
 OFFICIAL_DIR = resources.files("posenc") / "data" / "official"
 
 
@@ -162,13 +167,13 @@ def folder_records(path, recursive: bool = True, group: str = "natural"):
     """Every image file under a folder, sorted by relative path."""
     root = Path(path).expanduser()
     if not root.is_dir():
-        raise FileNotFoundError(
+        raise MissingImages(
             f"image folder {root} does not exist: set `path` of the image set to a folder of images"
         )
     pattern = "**/*" if recursive else "*"
     files = sorted(p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
-        raise FileNotFoundError(
+        raise MissingImages(
             f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {root}: point the image set at a folder of images"
         )
     return [ImageRecord(name=str(p.relative_to(root)), path=str(p), group=group) for p in files]
@@ -246,6 +251,6 @@ def build_image_set(name: str, spec: dict, manifest_path, resources_dir="resourc
     limit = spec.get("count") if spec["source"] in ("folder", "dataset") else None
     expected = spec.get("expected_count")
     if expected is not None and len(records) != expected:
-        raise RuntimeError(f"image set {name!r}: found {len(records)} image files, expected {expected} "
+        raise ActionableError(f"image set {name!r}: found {len(records)} image files, expected {expected} "
                            f"(image_sets.{name}.expected_count): check the folder, or change or drop expected_count")
     return write_manifest(name, records, manifest_path, spec.get("skip_unreadable", False), limit)

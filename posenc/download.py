@@ -19,6 +19,7 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
+from .errors import ActionableError
 from .images import IMAGE_EXTENSIONS
 from .io import atomic_path, remove_path, temporary_sibling
 
@@ -28,15 +29,15 @@ CHECKSUM_ALGORITHMS = {"sha256": 64, "md5": 32}
 INFO_FILE = "posenc-dataset.json"  # written into an unpacked data set: where it came from, what it holds
 
 
-class DownloadError(RuntimeError):
+class DownloadError(ActionableError):
     """The archive could not be fetched; the message says how to place it by hand."""
 
 
-class ChecksumMismatch(RuntimeError):
+class ChecksumMismatch(ActionableError):
     pass
 
 
-class UnpackError(RuntimeError):
+class UnpackError(ActionableError):
     pass
 
 
@@ -188,6 +189,6 @@ def dataset_images(dataset_dir, spec: dict) -> Path:
     """The image folder of an unpacked data set; an error that says how to get it when it is not there."""
     info = Path(dataset_dir) / INFO_FILE
     if not info.is_file():
-        raise FileNotFoundError(f"{dataset_dir} is not an unpacked data set (no {INFO_FILE}): run the rule "
+        raise UnpackError(f"{dataset_dir} is not an unpacked data set (no {INFO_FILE}): run the rule "
                                 f"download_dataset (snakemake does this for you) or use an image folder")
     return Path(dataset_dir) / spec["images"]

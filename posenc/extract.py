@@ -20,6 +20,7 @@ from tqdm import tqdm
 from . import __version__
 from .backbones import get_backbone
 from .datasets import file_sha256, read_manifest
+from .errors import ActionableError
 from .images import load_image, resize_image
 from .preprocess import get_preprocessing
 from .store import StoreWriter, check_provenance
@@ -131,7 +132,7 @@ def prepare(backbone: dict, manifest_path, *, input_size=224, feature_size=28, p
 def _load_checked(record, input_size: int) -> torch.Tensor:
     """Decode one image of a manifest, refusing a file that changed since the manifest was written."""
     if record.sha256 and file_sha256(record.path) != record.sha256:
-        raise RuntimeError(f"{record.path} changed after its image set's manifest was written: rebuild the "
+        raise ActionableError(f"{record.path} changed after its image set's manifest was written: rebuild the "
                            f"manifest (snakemake -R prepare_image_set) so the store's provenance stays true")
     return resize_image(load_image(record.path), input_size)
 

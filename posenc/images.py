@@ -9,10 +9,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .errors import ActionableError
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
 
 
-class ImageDecodeError(RuntimeError):
+class ImageDecodeError(ActionableError):
     """A file that cannot be read as an image."""
 
     def __init__(self, path, reason: str):

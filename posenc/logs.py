@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from contextlib import contextmanager
 from pathlib import Path
+
+from .errors import ActionableError
 
 
 class _Tee:
@@ -46,9 +49,11 @@ def job(log_path=None, threads: int | None = None):
         sys.stderr = _Tee(old, log)
         try:
             yield
+        except ActionableError as err:
+            # the message says what to do; a traceback would bury it (Snakemake prints the failed log)
+            sys.stderr.write(f"\nposenc: {type(err).__name__}: {err}\n")
+            raise SystemExit(1) from None
         except BaseException:
-            import traceback
-
             traceback.print_exc(file=sys.stderr)
             raise
         finally:

@@ -16,6 +16,7 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec
 
+from .errors import ActionableError
 from .io import remove_path, temporary_sibling
 
 STORE_FORMAT = 1
@@ -29,7 +30,7 @@ KEY_FIELDS = ("store_format", "arch", "weights_source", "weights_sha256", "conv_
               "input_size", "feature_size", "resize", "image_list_hash", "taps", "dtype", "precision")
 
 
-class StoreError(RuntimeError):
+class StoreError(ActionableError):
     pass
 
 

@@ -20,12 +20,13 @@ from torch import nn
 from . import hed
 from .backbones import BackboneSpec, build_random, disable_inplace, freeze, get_backbone, remove_conv_padding
 from .datasets import file_sha256
+from .errors import ActionableError
 
 NATIVE_PREPROCESSING = {"imagenet": "imagenet", "random": "official", "hed": hed.HED_PREPROCESSING,
                         "none": "official"}
 
 
-class WeightsUnavailable(RuntimeError):
+class WeightsUnavailable(ActionableError):
     pass
 
 

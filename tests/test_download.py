@@ -11,8 +11,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from posenc.download import (INFO_FILE, ChecksumMismatch, DownloadError, UnpackError, archive_name,
-                             count_images, fetch_dataset, parse_checksum)
+from posenc.download import (
+    INFO_FILE,
+    ChecksumMismatch,
+    DownloadError,
+    UnpackError,
+    archive_name,
+    count_images,
+    fetch_dataset,
+    parse_checksum,
+)
 
 
 def jpeg_bytes(seed: int) -> bytes:
