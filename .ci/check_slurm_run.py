@@ -1,4 +1,5 @@
-"""Check a workflow run through Slurm: Table 4 is complete and finite, and Slurm ran every job.
+"""Check a workflow run through Slurm: Table 4 is complete and finite, Slurm ran every job, and the GPU rules
+(extraction, readout training) ran on the profile's gpu partition, the others on the default one.
 
 usage: check_slurm_run.py RUN_DIR SLURMCTLD_LOG
 """
@@ -20,14 +21,25 @@ spc = [c for c in table.columns if c.endswith("_spc")]
 assert spc and all(math.isfinite(v) for v in table[spc].to_numpy().ravel()), f"non-finite SPC in\n{table}"
 
 log = (run / "snakemake.log").read_text()
-submitted = {int(j) for j in re.findall(r"submitted with SLURM jobid (\d+)", log)}
+jobs = {int(j): (rule, wc) for j, rule, wc in
+        re.findall(r"submitted with SLURM jobid (\d+) \(log: \S*/rule_(\w+)/(\S+)/\d+\.log\)", log)}
+submitted = set(jobs)
 done = re.search(r"(\d+) of (\d+) steps \(100%\) done", log)
 assert done, "snakemake did not report 100% done"
 total = int(done.group(2))
 assert len(submitted) == total, f"{len(submitted)} Slurm jobs for {total} workflow jobs"
-accepted = {int(j) for j in re.findall(r"_slurm_rpc_submit_batch_job: JobId=(\d+)", ctld_log.read_text())}
+ctld = ctld_log.read_text()
+accepted = {int(j) for j in re.findall(r"_slurm_rpc_submit_batch_job: JobId=(\d+)", ctld)}
 assert submitted <= accepted, f"jobs unknown to slurmctld: {sorted(submitted - accepted)}"
+partition = {int(j): p for j, p in re.findall(r"sched: Allocate JobId=(\d+) .*Partition=(\S+)", ctld)}
+n_gpu = 0
+for jobid, (rule, wc) in jobs.items():
+    gpu_rule = rule in ("train_readout", "extract_features")  # the profile's gpu-partition rules
+    want = "gpu" if gpu_rule else "main"
+    assert partition.get(jobid) == want, f"Slurm job {jobid} ({rule} {wc}) ran on {partition.get(jobid)}, not {want}"
+    n_gpu += gpu_rule
 slurm_logs = list((run / ".snakemake" / "slurm_logs").rglob("*.log"))
 assert len(slurm_logs) >= total, f"{len(slurm_logs)} Slurm job logs for {total} jobs"
 print(f"slurm run OK: {total} jobs, each a Slurm batch job (ids {min(submitted)}..{max(submitted)}), "
-      f"{len(slurm_logs)} job logs; table4 rows: {', '.join(labels)}")
+      f"{len(slurm_logs)} job logs; {n_gpu} GPU-rule jobs on partition gpu, {total - n_gpu} on main; "
+      f"table4 rows: {', '.join(labels)}")
