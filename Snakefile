@@ -1,5 +1,6 @@
 # posenc: how much absolute position information do CNNs encode? (Islam, Jia & Bruce, ICLR 2020)
-# Stages: image sets -> backbone features (Zarr stores) -> readouts -> metrics -> tables.
+# Stages: image sets -> backbone features (Zarr stores) -> readouts -> metrics -> tables; dense networks
+# trained from scratch (Table 5) whose backbones are probed as checkpoints (Table 6).
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -21,6 +22,7 @@ include: "workflow/rules/images.smk"
 include: "workflow/rules/weights.smk"
 include: "workflow/rules/features.smk"
 include: "workflow/rules/readouts.smk"
+include: "workflow/rules/dense.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/report.smk"
 
@@ -28,6 +30,7 @@ include: "workflow/rules/report.smk"
 rule all:
     input:
         all_tables(),
+        all_dense_tables(),
         all_figures(),
         rules.collect_metrics.output,
         rules.compare_with_paper.output,

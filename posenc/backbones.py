@@ -83,29 +83,91 @@ register(BackboneSpec(
 ))
 
 
-# ---- VGG16 ---------------------------------------------------------------------------------------------
+# ---- VGG16 (plain and batch-normalised, full and slim width) -------------------------------------------
+VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))  # (channels, convs) per block
+
+
 def _vgg16(**kwargs):
     from torchvision.models import vgg16
 
     return vgg16(weights=None, **kwargs)
 
 
+def _vgg16_bn(**kwargs):
+    from torchvision.models import vgg16_bn
+
+    return vgg16_bn(weights=None, **kwargs)
+
+
+class VGGFeatures(nn.Module):
+    """A VGG16 conv stack in torchvision's layout (`features.<index>`), with channels divided by `divisor`,
+    without the classifier. Initialised as torchvision initialises VGG."""
+
+    def __init__(self, divisor: int, batch_norm: bool):
+        super().__init__()
+        from torchvision.models.vgg import make_layers
+
+        cfg = []
+        for channels, convs in VGG16_BLOCKS:
+            cfg += [channels // divisor] * convs + ["M"]
+        self.features = make_layers(cfg, batch_norm=batch_norm)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.ones_(m.weight)
+                nn.init.zeros_(m.bias)
+
+
+def _vgg16_taps(batch_norm: bool, divisor: int = 1) -> tuple[Tap, ...]:
+    """Taps after the last ReLU of each block, at the module index torchvision's layout gives them."""
+    taps, index = [], -1
+    for block, (channels, convs) in enumerate(VGG16_BLOCKS, start=1):
+        index += convs * (3 if batch_norm else 2)  # conv (+ bn) + relu per conv
+        taps.append(Tap(f"relu{block}_{convs}", str(index), channels // divisor, 2 ** (block - 1)))
+        index += 1  # max pool
+    return tuple(taps)
+
+
+def _vgg_trunk(batch_norm: bool):
+    last = int(_vgg16_taps(batch_norm)[-1].module)
+    return lambda model: model.features[: last + 1]
+
+
 register(BackboneSpec(
     name="vgg16",
     description="VGG16 (torchvision layout), taps after relu1_2 .. relu5_3",
     build_full=_vgg16,
-    trunk=lambda model: model.features[:30],
-    taps=(
-        Tap("relu1_2", "3", 64, 1),
-        Tap("relu2_2", "8", 128, 2),
-        Tap("relu3_3", "15", 256, 4),
-        Tap("relu4_3", "22", 512, 8),
-        Tap("relu5_3", "29", 512, 16),
-    ),
+    trunk=_vgg_trunk(False),
+    taps=_vgg16_taps(False),
     weight_sources=("imagenet", "random", "hed", "checkpoint"),
     imagenet_weights="torchvision.models:VGG16_Weights.IMAGENET1K_V1",
     removable_padding=True,
     loaded_init={"init_weights": False},  # skip initialising 138M parameters that are overwritten anyway
+))
+
+register(BackboneSpec(
+    name="vgg16_bn",
+    description="VGG16 with batch normalisation (torchvision layout), taps after relu1_2 .. relu5_3",
+    build_full=_vgg16_bn,
+    trunk=_vgg_trunk(True),
+    taps=_vgg16_taps(True),
+    weight_sources=("imagenet", "random", "checkpoint"),
+    imagenet_weights="torchvision.models:VGG16_BN_Weights.IMAGENET1K_V1",
+    removable_padding=True,
+    loaded_init={"init_weights": False},
+))
+
+register(BackboneSpec(
+    name="vgg16_bn_slim",
+    description="VGG16-BN at an eighth of the width (8..64 channels; same depth, strides, padding and "
+                "layout): dense networks trained from scratch on a CPU (Table 5 on the embedded default)",
+    build_full=lambda: VGGFeatures(8, batch_norm=True),
+    trunk=_vgg_trunk(True),
+    taps=_vgg16_taps(True, 8),
+    weight_sources=("random", "checkpoint"),
+    removable_padding=True,
 ))
 
 

@@ -111,7 +111,7 @@ def claim4(t2) -> Verdict:
                 verdicts.append(gain > GAIN if expect_gain else gain <= GAIN)
                 parts.append(f"{arch} {pattern} {column} {group[column].iloc[0]}->{group[column].iloc[-1]}: SPC "
                              f"{group['natural_spc'].iloc[0]:.3f} -> {group['natural_spc'].iloc[-1]:.3f}")
-    if not verdicts:
+    if all(v is None for v in verdicts):
         return Verdict(4, text, "not testable here", "Table 2 has no layer or kernel series")
     verdict = "supported" if all(verdicts) else ("partly supported" if any(verdicts) else "not supported")
     return Verdict(4, text, verdict, "; ".join(parts) + f" (a gain above {GAIN} counts as more).")
@@ -139,23 +139,60 @@ def claim5(t4) -> Verdict:
         a, b = float(mean[padded["model"]].iloc[0]), float(mean[bare["model"]].iloc[0])
         verdicts.append(b <= 0.6 * a)
         parts.append(f"VGG16 ({weights}) mean SPC with padding {a:.3f}, without {b:.3f} (ratio {b / a if a else float('nan'):.2f})")
-    if not verdicts:
+    if all(v is None for v in verdicts):
         return Verdict(5, text, "not testable here", "Table 4 lacks the PosENet padding series or a VGG16 pair")
     verdict = "supported" if all(verdicts) else ("partly supported" if any(verdicts) else "not supported")
     return Verdict(5, text, verdict, "; ".join(parts) + " (mean SPC over the table's targets; a cut to 60% or "
                    "less counts as about half or more).")
 
 
-def claim6(t6=None) -> Verdict:
+def claim6(t5=None, t6=None) -> Verdict:
     text = ("Networks trained for dense tasks (SOD, segmentation) encode more position than classification ones, "
             "and models trained without padding do worse on those tasks.")
-    return Verdict(6, text, "not testable here", "Needs backbones trained for saliency and segmentation "
-                   "(Tables 5 and 6), which this workflow does not train yet.")
+    parts, verdicts = [], []
+    dense = _lines(t6, weights="checkpoint")
+    if not dense.empty:
+        dense_spc = dense.groupby("model")["natural_spc"].mean()
+        classification = _lines(t6, weights="imagenet")
+        if classification.empty:  # offline: the same architecture untrained stands in
+            reference = _lines(t6, weights="random", arch=list(dense["arch"].unique()))
+            ref_name = "the same architecture untrained (no classification backbone in Table 6)"
+        else:
+            reference, ref_name = classification, "ImageNet classification backbones"
+        if not reference.empty:
+            ref_spc = reference.groupby("model")["natural_spc"].mean()
+            verdicts.append(bool((dense_spc > ref_spc.max() + GAIN).all()))
+            parts.append(f"Table 6 mean natural SPC: dense-task backbones {_fmt(dense_spc)}; {ref_name} "
+                         f"{_fmt(ref_spc)}")
+            if classification.empty:
+                verdicts.append(None)  # the classification half is not testable here
+    if dense.empty:
+        verdicts.append(None)
+        parts.append("Table 6 (backbones trained for dense tasks, probed) is not in this run")
+    if t5 is None or t5.empty:
+        verdicts.append(None)
+        parts.append("Table 5 (dense networks with and without padding) is not in this run")
+    else:
+        for (task, test_set), group in t5.groupby(["task", "test_set"], sort=False):
+            by = group.set_index("variant")
+            if not {"padded", "unpadded"} <= set(by.index):
+                continue
+            score = "miou" if by.loc["padded", "kind"] == "segmentation" else "max_f"
+            padded, unpadded = float(by.loc["padded", score]), float(by.loc["unpadded", score])
+            verdicts.append(padded > unpadded)
+            parts.append(f"Table 5 {task} on {test_set}: {score} with padding {padded:.3f}, without {unpadded:.3f}")
+    if all(v is None for v in verdicts):
+        return Verdict(6, text, "not testable here", "needs Table 5 (dense networks with and without padding) and "
+                       "Table 6 (their backbones probed); configure `dense_tasks` and `tables.table6`")
+    known = [v for v in verdicts if v is not None]
+    verdict = ("supported" if all(known) and len(known) == len(verdicts) else
+               "partly supported" if any(known) else "not supported")
+    return Verdict(6, text, verdict, "; ".join(parts) + f" (\"more\" = mean SPC above the reference by over {GAIN}).")
 
 
 def assess(tables: dict[str, pd.DataFrame]) -> list[Verdict]:
     return [claim1(tables.get("table1")), claim2(tables.get("table1")), claim3(tables.get("table3")),
-            claim4(tables.get("table2")), claim5(tables.get("table4")), claim6()]
+            claim4(tables.get("table2")), claim5(tables.get("table4")), claim6(tables.get("table5"), tables.get("table6"))]
 
 
 def comparison_markdown(tables: dict[str, pd.DataFrame], table_markdown: dict[str, str]) -> str:
@@ -176,8 +213,9 @@ def write_comparison(config: dict, out_md) -> str:
     from . import paths
     from .io import atomic_write_text
 
-    tables = {name: pd.read_csv(paths.table(name, "csv")) for name in config["tables"]}
-    markdown = {name: Path(paths.table(name, "md")).read_text() for name in config["tables"]}
+    names = list(config["tables"]) + (["table5"] if config.get("dense_tasks") else [])
+    tables = {name: pd.read_csv(paths.table(name, "csv")) for name in names}
+    markdown = {name: Path(paths.table(name, "md")).read_text() for name in names}
     text = comparison_markdown(tables, markdown)
     atomic_write_text(out_md, text)
     return text

@@ -79,7 +79,8 @@ def _cross_check(config: dict) -> list[str]:
     problems = []
     sets = config["image_sets"]
     for name, spec in sets.items():
-        needs = {"embedded": ("split", "count"), "folder": ("path",), "synthetic": (), "dataset": ("dataset",)}
+        needs = {"embedded": ("split", "count"), "composite": ("task", "split", "count"), "folder": ("path",),
+                 "synthetic": (), "dataset": ("dataset",)}
         for key in needs[spec["source"]]:
             if key not in spec:
                 problems.append(f"config key `image_sets.{name}.{key}`: required for source {spec['source']}; add it")
@@ -87,10 +88,14 @@ def _cross_check(config: dict) -> list[str]:
             problems.append(f"config key `image_sets.{name}.dataset`: {spec['dataset']!r} is not defined under "
                             f"datasets ({', '.join(config['datasets']) or 'none defined'}); add it there")
     for name, ds in config["datasets"].items():
-        try:
-            parse_checksum(ds["checksum"])
-        except ValueError as err:
-            problems.append(f"config key `datasets.{name}.checksum`: {err}")
+        for key in ("checksum", "masks_checksum"):
+            try:
+                parse_checksum(ds[key])
+            except ValueError as err:
+                problems.append(f"config key `datasets.{name}.{key}`: {err}")
+        if ds.get("masks_url") and not ds.get("masks"):
+            problems.append(f"config key `datasets.{name}.masks`: masks_url needs the mask folder inside its "
+                            f"archive; add `masks`")
     for key, names in (("train_set", [config["train_set"]]), ("test_sets", config["test_sets"])):
         for n in names:
             if n not in sets:
@@ -110,6 +115,7 @@ def _cross_check(config: dict) -> list[str]:
         if not b["conv_padding"] and not spec.removable_padding:
             problems.append(f"config key `{where}.conv_padding`: removing padding is only defined for plain conv "
                             f"stacks (vgg16), not {b['arch']}; set it to true")
+    problems += _check_dense_tasks(config)
     synthetic_sets = synthetic_test_sets(config)
     for table, tspec in config["tables"].items():
         if "natural" in tspec["inputs"] and tspec["test_set"] not in config["test_sets"]:
@@ -136,6 +142,46 @@ def _cross_check(config: dict) -> list[str]:
                 if tap not in [t.name for t in arch.taps]:
                     problems.append(f"config key `{where}.readout.taps`: {arch.name} has no tap {tap!r}; "
                                     f"its taps are {', '.join(t.name for t in arch.taps)}")
+    return problems
+
+
+def has_masks(config: dict, image_set: str) -> bool:
+    """Whether an image set comes with ground-truth masks (a dense task can train or score on it)."""
+    spec = config["image_sets"][image_set]
+    if spec["source"] == "composite":
+        return True
+    if spec["source"] == "folder":
+        return bool(spec.get("masks"))
+    if spec["source"] == "dataset":
+        return bool(config["datasets"].get(spec.get("dataset"), {}).get("masks"))
+    return False
+
+
+def _check_dense_tasks(config: dict) -> list[str]:
+    problems = []
+    for name, task in config["dense_tasks"].items():
+        where = f"dense_tasks.{name}"
+        if task["arch"] not in REGISTRY or not get_backbone(task["arch"]).removable_padding:
+            usable = [n for n, s in REGISTRY.items() if s.removable_padding]
+            problems.append(f"config key `{where}.arch`: {task['arch']!r} cannot be trained with and without "
+                            f"padding; use one of {', '.join(usable)}")
+        for key, sets in (("train_set", [task["train_set"]]), ("test_sets", list(task["test_sets"]))):
+            for image_set in sets:
+                if image_set not in config["image_sets"]:
+                    problems.append(f"config key `{where}.{key}`: {image_set!r} is not an image set; define it "
+                                    f"under image_sets")
+                elif not has_masks(config, image_set):
+                    problems.append(f"config key `{where}.{key}`: image set {image_set!r} has no masks; use a "
+                                    f"composite set, or give the folder or data set `masks`")
+        for image_set in [task["train_set"], *task["test_sets"]]:
+            spec = config["image_sets"].get(image_set, {})
+            if spec.get("source") == "composite" and spec.get("task") != task["task"]:
+                problems.append(f"config key `{where}`: image set {image_set!r} holds {spec.get('task')} "
+                                f"composites, not {task['task']}; use a set of the same task")
+            if (task["task"] == "segmentation" and spec.get("source") == "composite"
+                    and spec.get("classes") != task["classes"]):
+                problems.append(f"config key `{where}.classes`: {task['classes']}, but image set {image_set!r} "
+                                f"has {spec.get('classes')} classes; make them equal")
     return problems
 
 

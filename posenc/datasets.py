@@ -34,6 +34,8 @@ class ImageRecord:
     path: str
     group: str  # the test input this image counts for: natural, black, white or noise
     sha256: str = ""
+    mask: str = ""  # dense tasks: the ground-truth mask (saliency: 0/255; segmentation: class indices)
+    mask_sha256: str = ""
 
 
 def file_sha256(path, block: int = 1 << 20) -> str:
@@ -48,7 +50,8 @@ def list_hash(records) -> str:
     """A hash of the ordered image list (names and contents)."""
     digest = hashlib.sha256()
     for rec in records:
-        digest.update(f"{rec.name}\t{rec.sha256}\n".encode())
+        mask = f"\t{rec.mask_sha256}" if rec.mask else ""  # sets without masks keep their hashes
+        digest.update(f"{rec.name}\t{rec.sha256}{mask}\n".encode())
     return digest.hexdigest()
 
 
@@ -163,20 +166,40 @@ def synthetic_records():
     return [ImageRecord(name=n, path=str(folder / f"{n}.jpg"), group=n) for n in SYNTHETIC_INPUTS]
 
 
-def folder_records(path, recursive: bool = True, group: str = "natural"):
-    """Every image file under a folder, sorted by relative path."""
+def folder_records(path, recursive: bool = True, group: str = "natural", pattern: str | None = None,
+                   masks=None, mask_suffix: str = ".png", list_file=None):
+    """Every image file under a folder (or matching `pattern`), sorted by relative path.
+
+    With `masks`, each image's mask is the file of the same relative path under that folder with its
+    suffix replaced by `mask_suffix`; an image without one is an error. With `list_file` (a text file of
+    names without suffix, as PASCAL VOC's ImageSets lists), only the images it names are kept.
+    """
     root = Path(path).expanduser()
     if not root.is_dir():
         raise MissingImages(
             f"image folder {root} does not exist: set `path` of the image set to a folder of images"
         )
-    pattern = "**/*" if recursive else "*"
+    pattern = pattern or ("**/*" if recursive else "*")
     files = sorted(p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if list_file:
+        wanted = set(Path(list_file).read_text().split())
+        files = [p for p in files if str(p.relative_to(root).with_suffix("")) in wanted]
     if not files:
         raise MissingImages(
-            f"no image files ({', '.join(IMAGE_EXTENSIONS)}) in {root}: point the image set at a folder of images"
+            f"no image files ({', '.join(IMAGE_EXTENSIONS)}) matching {pattern!r} in {root}"
+            + (f" named in {list_file}" if list_file else "") + ": point the image set at a folder of images"
         )
-    return [ImageRecord(name=str(p.relative_to(root)), path=str(p), group=group) for p in files]
+    records = [ImageRecord(name=str(p.relative_to(root)), path=str(p), group=group) for p in files]
+    if masks is not None:
+        mask_root = Path(masks).expanduser()
+        with_masks = []
+        for rec, p in zip(records, files):
+            mask = mask_root / p.relative_to(root).with_suffix(mask_suffix)
+            if not mask.is_file():
+                raise MissingImages(f"image {p} has no mask {mask}: check `masks` and `mask_suffix` of the image set")
+            with_masks.append(ImageRecord(rec.name, rec.path, group, mask=str(mask)))
+        records = with_masks
+    return records
 
 
 # ---- manifests -----------------------------------------------------------------------------------------
@@ -193,15 +216,30 @@ def resolve_records(spec: dict, name: str, resources_dir="resources"):
     if source == "synthetic":
         return synthetic_records()
     if source == "folder":
-        return folder_records(spec["path"], spec.get("recursive", True), spec.get("group", "natural"))
+        return folder_records(spec["path"], spec.get("recursive", True), spec.get("group", "natural"),
+                              spec.get("pattern"), spec.get("masks"), spec.get("mask_suffix", ".png"),
+                              spec.get("list"))
+    if source == "composite":
+        from .composites import build_composites
+
+        out = Path(resources_dir) / "images" / name
+        return build_composites(spec["task"], spec["split"], spec["count"], out, spec.get("seed", 0),
+                                spec.get("classes", 3))
     if source == "dataset":
         from .download import dataset_images
 
         if "dataset_entry" not in spec:
             raise ValueError(f"image_sets.{name}: the entry of data set {spec['dataset']!r} was not passed along")
-        folder = dataset_images(Path(resources_dir) / "datasets" / spec["dataset"], spec["dataset_entry"])
-        return folder_records(folder, True, spec.get("group", "natural"))
-    raise ValueError(f"image_sets.{name}.source: unknown source {source!r} (embedded, synthetic, folder or dataset)")
+        root = Path(resources_dir) / "datasets" / spec["dataset"]
+        entry = spec["dataset_entry"]
+        folder = dataset_images(root, entry)
+        masks = root / entry["masks"] if entry.get("masks") else None
+        listed = spec.get("list") or entry.get("list")  # the set's own split list, else the data set's
+        list_file = root / listed if listed else None
+        return folder_records(folder, True, spec.get("group", "natural"), entry.get("pattern"), masks,
+                              entry.get("mask_suffix", ".png"), list_file)
+    raise ValueError(f"image_sets.{name}.source: unknown source {source!r} "
+                     f"(embedded, composite, synthetic, folder or dataset)")
 
 
 def write_manifest(name: str, records, path, skip_unreadable: bool = False, limit: int | None = None) -> dict:
@@ -218,7 +256,13 @@ def write_manifest(name: str, records, path, skip_unreadable: bool = False, limi
                 raise
             skipped.append({"path": rec.path, "reason": err.reason})
             continue
-        kept.append(ImageRecord(rec.name, rec.path, rec.group, file_sha256(rec.path)))
+        mask_sha = ""
+        if rec.mask:
+            from .masks import load_mask
+
+            load_mask(rec.mask)  # a mask that does not decode is an error (never skipped: it is ground truth)
+            mask_sha = file_sha256(rec.mask)
+        kept.append(ImageRecord(rec.name, rec.path, rec.group, file_sha256(rec.path), rec.mask, mask_sha))
         if limit is not None and len(kept) >= limit:
             break
     if not kept:

@@ -152,22 +152,37 @@ def extract_archive(archive, out_dir) -> None:
         raise UnpackError(f"{archive} is neither a zip nor a tar archive: delete it and rerun to download it again")
 
 
-def count_images(folder) -> int:
+def count_images(folder, pattern: str | None = None) -> int:
+    """Image files under a folder (those matching `pattern`, a glob, when given)."""
     folder = Path(folder)
-    return sum(1 for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    files = folder.glob(pattern) if pattern else folder.rglob("*")
+    return sum(1 for p in files if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
-def unpack_dataset(name: str, spec: dict, archive, out_dir, digests: dict | None = None) -> dict:
-    """Unpack the archive to out_dir (atomically), check the image count, and record where it came from."""
+def masks_spec(spec: dict) -> dict | None:
+    """The masks' own archive of a data set that ships them apart (ECSSD, DUT-OMRON), as an archive entry."""
+    if not spec.get("masks_url"):
+        return None
+    return {"url": spec["masks_url"], "checksum": spec.get("masks_checksum", ""), "images": spec["masks"]}
+
+
+def unpack_dataset(name: str, spec: dict, archive, out_dir, digests: dict | None = None, masks_archive=None) -> dict:
+    """Unpack the archive (and the masks' archive) to out_dir atomically, check the image count and the mask
+    folder, and record where it came from."""
     out_dir = Path(out_dir)
     with atomic_path(out_dir) as tmp:
         extract_archive(archive, tmp)
+        if masks_archive is not None:
+            extract_archive(masks_archive, tmp)
+        if spec.get("masks") and not (Path(tmp) / spec["masks"]).is_dir():
+            raise UnpackError(f"datasets.{name}: no mask folder {spec['masks']!r} after unpacking; set "
+                              f"`datasets.{name}.masks` to the mask folder inside the archive")
         images = Path(tmp) / spec["images"]
         if not images.is_dir():
             top = sorted(p.name for p in Path(tmp).iterdir())[:10]
             raise UnpackError(f"datasets.{name}: {archive} has no folder {spec['images']!r} (its top level: "
                               f"{', '.join(top)}); set `datasets.{name}.images` to the image folder inside it")
-        found = count_images(images)
+        found = count_images(images, spec.get("pattern"))
         if spec.get("count") is not None and found != spec["count"]:
             raise UnpackError(f"datasets.{name}: {spec['images']} in {archive} holds {found} images, expected "
                               f"{spec['count']}: the archive is not the expected one (delete it and rerun to "
@@ -182,7 +197,9 @@ def unpack_dataset(name: str, spec: dict, archive, out_dir, digests: dict | None
 
 def fetch_dataset(name: str, spec: dict, out_dir, downloads_dir="resources/downloads", progress: bool = True) -> dict:
     archive, digests = fetch_archive(name, spec, downloads_dir, progress)
-    return unpack_dataset(name, spec, archive, out_dir, digests)
+    masks = masks_spec(spec)
+    masks_archive = fetch_archive(f"{name} (masks)", masks, downloads_dir, progress)[0] if masks else None
+    return unpack_dataset(name, spec, archive, out_dir, digests, masks_archive)
 
 
 def dataset_images(dataset_dir, spec: dict) -> Path:

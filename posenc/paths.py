@@ -40,3 +40,14 @@ def figure(name: str) -> str:
 
 PER_SEED = "results/per_seed.csv"
 COMPARISON = "results/paper_comparison.md"
+
+
+DENSE_VARIANTS = ("padded", "unpadded")  # Table 5: trained with and without zero padding
+
+
+def dense_model(task: str, variant: str) -> str:
+    return f"results/dense/{task}/{variant}.pt"
+
+
+def dense_metrics(task: str, variant: str) -> str:
+    return f"results/dense/{task}/{variant}.csv"

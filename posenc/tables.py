@@ -114,8 +114,8 @@ def _paper_long(frame: pd.DataFrame, key, pattern, prefixes) -> pd.DataFrame:
 def paper_reference(table: str) -> pd.DataFrame:
     """The paper's values for a table as rows (key, target, input, spc, mae); key is a row's `paper`."""
     inputs = {"natural": "pascals_", "black": "black_", "white": "white_", "noise": "noise_"}
-    if table == "table1":
-        return _paper_long(paper_table("table1"), lambda l, n: l["model"], lambda l, n: l["pattern"],
+    if table in ("table1", "table6"):
+        return _paper_long(paper_table(table), lambda l, n: l["model"], lambda l, n: l["pattern"],
                            {i: (p, i) for i, p in inputs.items()})
     if table == "table2":
         parts = []
@@ -183,6 +183,7 @@ TITLES = {
     "table2": "Table 2: readout layers and kernel size",
     "table3": "Table 3: position information per level (taps f1..f5) and all levels",
     "table4": "Table 4: padding as a source of absolute position information",
+    "table6": "Table 6: position information in backbones trained for dense tasks (Table 5's padded networks)",
 }
 
 

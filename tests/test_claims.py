@@ -53,3 +53,32 @@ def test_comparison_has_every_table_and_every_claim():
     for n in range(1, 7):
         assert f"**Claim {n}:" in md
     assert "PosENet natural-image SPC per target: H 0.020, G 0.020" in md
+
+
+def table5(sod=(0.7, 0.4), seg=(0.5, 0.3)):
+    rows = []
+    for variant, f, iou in (("padded", sod[0], seg[0]), ("unpadded", sod[1], seg[1])):
+        rows.append({"task": "sod", "kind": "saliency", "variant": variant, "test_set": "a", "max_f": f, "mae": 0.2})
+        rows.append({"task": "seg", "kind": "segmentation", "variant": variant, "test_set": "b", "miou": iou})
+    return pd.DataFrame(rows)
+
+
+def table6(dense=0.9, reference=0.5, reference_weights="imagenet"):
+    rows = []
+    for model, arch, weights, spc in (("VGG", "vgg16", reference_weights, reference),
+                                      ("SOD", "vgg16", "checkpoint", dense), ("SS", "vgg16", "checkpoint", dense)):
+        for pattern in ("H", "G"):
+            rows.append({**RUN, "pattern": pattern, "model": model, "arch": arch, "weights": weights, "natural_spc": spc})
+    return pd.DataFrame(rows)
+
+
+def test_claim6_from_tables_5_and_6():
+    assert verdicts(table5=table5(), table6=table6())[6] == "supported"
+    assert verdicts(table5=table5(sod=(0.4, 0.7)), table6=table6())[6] == "partly supported"
+    assert verdicts(table5=table5(sod=(0.4, 0.7), seg=(0.1, 0.2)), table6=table6(dense=0.5))[6] == "not supported"
+    # offline there is no classification backbone: the untrained architecture stands in, half the claim is open
+    assert verdicts(table5=table5(), table6=table6(reference_weights="random"))[6] == "partly supported"
+    assert verdicts(table5=table5())[6] == "partly supported"  # Table 6 missing
+    md = comparison_markdown({"table5": table5(), "table6": table6()}, {})
+    assert "Table 5 sod on a: max_f with padding 0.700, without 0.400" in md
+    assert "dense-task backbones SOD 0.900, SS 0.900; ImageNet classification backbones VGG 0.500" in md

@@ -70,3 +70,20 @@ def test_table_runs_follow_the_rows(default):
     assert run_targets(config, "vgg16_hed", "L1-k3-p0-all") == ["H", "V", "G", "HS", "VS"]  # Tables 1, 3, 4
     row = {"label": "f5", "backbone": "vgg16_hed", "readout": {"taps": ["relu5_3"], "kernel": 7}}
     assert row_readout(config, row).id == "L1-k7-p0-relu5_3"
+
+
+def test_dense_tasks_need_sets_with_masks_of_their_task(default):
+    bad = copy.deepcopy(default)
+    bad["dense_tasks"]["sod"]["test_sets"] = {"natural": "pascals"}  # crops without masks
+    bad["dense_tasks"]["seg"]["train_set"] = "sod_train"  # saliency composites
+    bad["dense_tasks"]["seg"]["arch"] = "resnet152"  # padding not removable
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad)
+    text = str(err.value)
+    assert "`dense_tasks.sod.test_sets`: image set 'natural' has no masks" in text
+    assert "`dense_tasks.seg`: image set 'sod_train' holds saliency composites, not segmentation" in text
+    assert "`dense_tasks.seg.arch`: 'resnet152' cannot be trained with and without padding" in text
+    wrong_column = copy.deepcopy(default)
+    wrong_column["dense_tasks"]["sod"]["test_sets"] = {"sod_test": "msra"}
+    with pytest.raises(ConfigError, match=r"`dense_tasks.sod.test_sets.sod_test`: 'msra' is not allowed"):
+        validate_config(wrong_column)

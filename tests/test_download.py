@@ -143,3 +143,24 @@ def test_count_images_ignores_other_files(tmp_path):
     (tmp_path / "y.png").write_bytes(b"")
     (tmp_path / "z.txt").write_text("")
     assert count_images(tmp_path) == 2
+
+
+def test_masks_in_an_archive_of_their_own_unpack_beside_the_images(tmp_path, archive):
+    masks = tmp_path / "srv" / "GT.zip"
+    with zipfile.ZipFile(masks, "w") as zf:
+        for i in range(5):
+            buf = io.BytesIO()
+            Image.fromarray(np.full((20, 30), 255 * (i % 2), np.uint8)).save(buf, "PNG")
+            zf.writestr(f"GT/img_{i}.png", buf.getvalue())
+    spec = spec_for(archive, masks="GT", masks_url=masks.resolve().as_uri(), masks_checksum=f"sha256:{sha256(masks)}")
+    out = tmp_path / "datasets" / "ds"
+    fetch_dataset("ds", spec, out, tmp_path / "dl", progress=False)
+    assert (tmp_path / "dl" / "GT.zip").is_file() and len(list((out / "GT").iterdir())) == 5
+    from posenc.datasets import resolve_records
+
+    records = resolve_records({"source": "dataset", "dataset": "ds", "dataset_entry": spec}, "s", tmp_path)
+    assert [Path(r.mask).name for r in records] == [f"img_{i}.png" for i in range(5)]
+    wrong = spec_for(archive, masks="Masks", masks_url=masks.resolve().as_uri())
+    with pytest.raises(UnpackError, match="no mask folder 'Masks'"):
+        fetch_dataset("ds", wrong, tmp_path / "datasets" / "other", tmp_path / "dl", progress=False)
+    assert not (tmp_path / "datasets" / "other").exists()

@@ -107,6 +107,14 @@ def test_tiny_workflow_builds_every_table_figure_and_the_comparison(tiny_run):
     for fig in ("fig4_predictions", "fig5_readout_size", "fig6_padding", "fig7_error_maps", "summary_spc"):
         image = np.asarray(Image.open(results / "figures" / f"{fig}.png").convert("L"), dtype=np.float32)
         assert image.shape[0] > 100 and image.std() > 10, fig
+    t5 = pd.read_csv(results / "table5.csv")
+    assert list(zip(t5["task"], t5["variant"])) == [("sod", "padded"), ("sod", "unpadded"), ("seg", "padded"),
+                                                     ("seg", "unpadded")]
+    assert t5["n_images"].eq(3).all() and t5["max_f"].iloc[:2].between(0, 1).all() and t5["miou"].iloc[2:].between(0, 1).all()
+    assert "(0.660, Δ" in (results / "table5.md").read_text()  # the paper's PASCAL-S F-measure of VGG
+    t6 = pd.read_csv(results / "table6.csv")
+    assert list(t6["model"].unique()) == ["VGG16 (random)", "VGG16-slim SOD"] and {"black_spc"} <= set(t6.columns)
+    assert t6.loc[t6["model"] == "VGG16-slim SOD", "weights"].eq("checkpoint").all()
     comparison = (results / "paper_comparison.md").read_text()
     assert comparison.count("**Claim ") == 6 and "## Table 3" in comparison
     snakemake(workdir, "--cores", "1", "all", "--report", "report.html")
@@ -150,13 +158,15 @@ def job_counts(dry_run_output: str) -> dict:
 
 
 def test_paper_mode_dry_run(tmp_path):
-    """config/paper.yaml: data sets downloaded, 3 image sets, 4 backbones x 3 sets, no HED weights."""
+    """config/paper.yaml: 6 data sets downloaded, 8 image sets, 6 backbones x 3 sets, no HED weights, Tables
+    1-6 with 2 dense tasks x (padded, unpadded)."""
     out = snakemake(tmp_path, "-n", "--cores", "8", "all", "--configfile", str(ROOT / "config" / "paper.yaml"))
     jobs = job_counts(out)
-    assert jobs["download_dataset"] == 2 and jobs["prepare_image_set"] == 3
-    assert jobs["extract_features"] == 12 and jobs["make_table"] == 4
+    assert jobs["download_dataset"] == 6 and jobs["prepare_image_set"] == 8
+    assert jobs["extract_features"] == 18 and jobs["make_table"] == 5 and jobs["make_table5"] == 1
+    assert jobs["train_dense_model"] == jobs["evaluate_dense_model"] == 4
     assert "fetch_hed_weights" not in jobs
-    assert jobs["train_readout"] == jobs["evaluate_readout"] == 3 * 19  # 19 distinct readouts, 3 seeds
+    assert jobs["train_readout"] == jobs["evaluate_readout"] == 3 * 21  # 21 distinct readouts, 3 seeds
 
 
 def test_a_configfile_replaces_the_default_instead_of_merging(tmp_path):
@@ -164,6 +174,6 @@ def test_a_configfile_replaces_the_default_instead_of_merging(tmp_path):
     config = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
     config["tables"] = {"table4": config["tables"]["table4"]}
     (tmp_path / "only4.yaml").write_text(yaml.safe_dump(config))
-    assert job_counts(snakemake(tmp_path, "-n", "--cores", "2", "all"))["make_table"] == 4
+    assert job_counts(snakemake(tmp_path, "-n", "--cores", "2", "all"))["make_table"] == 5
     out = snakemake(tmp_path, "-n", "--cores", "2", "all", "--configfile", str(tmp_path / "only4.yaml"))
     assert job_counts(out)["make_table"] == 1

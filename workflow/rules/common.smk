@@ -11,6 +11,8 @@ wildcard_constraints:
     dataset=r"[A-Za-z0-9_\-]+",
     readout=r"L\d+-k\d+-p\d+(-h\d+)?-[A-Za-z0-9_+]+",
     seed=r"\d+",
+    task=r"[A-Za-z0-9_\-]+",
+    variant="|".join(paths.DENSE_VARIANTS),
     table="|".join(config["tables"]) or "no_table",
     figure="|".join(configured_figures(config)) or "no_figure",
 
@@ -103,3 +105,32 @@ def figure_files(wildcards):
 
 def figure_params(wildcards):
     return figure_runs(config, wildcards.figure)
+
+
+# ---- dense tasks (Table 5) -----------------------------------------------------------------------------
+def dense_train_manifest(wildcards):
+    return paths.manifest(config["dense_tasks"][wildcards.task]["train_set"])
+
+
+def dense_test_manifests(wildcards):
+    return [paths.manifest(name) for name in config["dense_tasks"][wildcards.task]["test_sets"]]
+
+
+def dense_params(wildcards):
+    return {k: v for k, v in config["dense_tasks"][wildcards.task].items() if k not in ("device", "test_sets")}
+
+
+def dense_threads(wildcards):
+    return min(workflow.cores or 1, 64)
+
+
+def dense_gpus(wildcards):
+    return 0 if config["dense_tasks"][wildcards.task]["device"] == "cpu" else 1
+
+
+def all_dense_metrics():
+    return [paths.dense_metrics(t, v) for t in config["dense_tasks"] for v in paths.DENSE_VARIANTS]
+
+
+def all_dense_tables():
+    return [paths.table("table5", ext) for ext in ("csv", "md")] if config["dense_tasks"] else []

@@ -21,6 +21,7 @@ rule compare_with_paper:
     input:
         tables=[paths.table(t, "csv") for t in config["tables"]],
         markdown=[paths.table(t, "md") for t in config["tables"]],
+        dense=all_dense_tables(),
     output:
         md=report(paths.COMPARISON, caption="../report/comparison.rst", category="Comparison"),
     params:

@@ -1,0 +1,5 @@
+from posenc.dense_table import make_table5
+from posenc.logs import job
+
+with job(snakemake.log[0]):
+    make_table5(snakemake.params.dense_tasks, snakemake.input.metrics, snakemake.output.csv, snakemake.output.md)
