@@ -19,6 +19,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from . import __version__
 from .datasets import read_manifest
 from .dense_metrics import SaliencyScores, SegmentationScores
 from .dense_model import DenseNet
@@ -140,6 +141,8 @@ def save_dense(path, model: DenseNet, cfg: DenseConfig, conv_padding: bool, hist
         "history": history,
         "train_set": manifest["image_set"],
         "train_list_hash": manifest["list_hash"],
+        "posenc_version": __version__,
+        "torch_version": str(torch.__version__),  # a plain str: weights_only loading refuses TorchVersion
     }
     with atomic_path(path) as tmp:
         torch.save(payload, tmp)

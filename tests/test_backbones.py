@@ -63,3 +63,15 @@ def test_random_resnet152_stays_in_float16_range():
     assert [o.shape[1] for o in out.values()] == [256, 512, 1024, 2048]
     peak = max(float(o.abs().max()) for o in out.values())
     assert np.isfinite(peak) and peak < float(np.finfo(np.float16).max)
+
+
+@pytest.mark.parametrize("arch, channels", [("vgg16_bn", 1472), ("vgg16_bn_slim", 184)])
+def test_batch_norm_vggs_tap_the_last_relu_of_each_block(arch, channels):
+    spec = get_backbone(arch)
+    assert spec.channels == channels and [t.module for t in spec.taps] == ["5", "12", "22", "32", "42"]
+    trunk = spec.trunk(build_random(spec, 0))
+    assert [type(trunk[int(t.module)]).__name__ for t in spec.taps] == ["ReLU"] * 5
+    assert type(trunk[int(spec.taps[-1].module) - 1]).__name__ == "BatchNorm2d"  # relu after conv + bn
+    out = TapExtractor(trunk.eval(), spec.taps).native(torch.rand(1, 3, 64, 64))
+    assert [o.shape[1] for o in out.values()] == [t.channels for t in spec.taps]
+    assert [o.shape[-1] for o in out.values()] == [64, 32, 16, 8, 4]

@@ -40,7 +40,7 @@ def test_comment_check_finds_a_bare_entry():
 def test_slurm_profile_settings():
     prof = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
     assert prof["executor"] == "slurm"
-    gpu_rules = {"extract_features", "train_readout"}
+    gpu_rules = {"extract_features", "train_readout", "train_dense_model"}
     for rule in gpu_rules:
         assert prof["set-resources"][rule]["slurm_partition"] == "gpu"
     # rules named in the profile exist in the workflow
