@@ -111,7 +111,7 @@ def claim4(t2) -> Verdict:
                 verdicts.append(gain > GAIN if expect_gain else gain <= GAIN)
                 parts.append(f"{arch} {pattern} {column} {group[column].iloc[0]}->{group[column].iloc[-1]}: SPC "
                              f"{group['natural_spc'].iloc[0]:.3f} -> {group['natural_spc'].iloc[-1]:.3f}")
-    if all(v is None for v in verdicts):
+    if not verdicts:
         return Verdict(4, text, "not testable here", "Table 2 has no layer or kernel series")
     verdict = "supported" if all(verdicts) else ("partly supported" if any(verdicts) else "not supported")
     return Verdict(4, text, verdict, "; ".join(parts) + f" (a gain above {GAIN} counts as more).")
@@ -139,7 +139,7 @@ def claim5(t4) -> Verdict:
         a, b = float(mean[padded["model"]].iloc[0]), float(mean[bare["model"]].iloc[0])
         verdicts.append(b <= 0.6 * a)
         parts.append(f"VGG16 ({weights}) mean SPC with padding {a:.3f}, without {b:.3f} (ratio {b / a if a else float('nan'):.2f})")
-    if all(v is None for v in verdicts):
+    if not verdicts:
         return Verdict(5, text, "not testable here", "Table 4 lacks the PosENet padding series or a VGG16 pair")
     verdict = "supported" if all(verdicts) else ("partly supported" if any(verdicts) else "not supported")
     return Verdict(5, text, verdict, "; ".join(parts) + " (mean SPC over the table's targets; a cut to 60% or "

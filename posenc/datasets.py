@@ -182,6 +182,9 @@ def folder_records(path, recursive: bool = True, group: str = "natural", pattern
     pattern = pattern or ("**/*" if recursive else "*")
     files = sorted(p for p in root.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
     if list_file:
+        if not Path(list_file).is_file():
+            raise MissingImages(f"image list {list_file} does not exist: set `list` of the image set (or data set) "
+                                f"to a text file of image names")
         wanted = set(Path(list_file).read_text().split())
         files = [p for p in files if str(p.relative_to(root).with_suffix("")) in wanted]
     if not files:

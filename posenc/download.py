@@ -174,14 +174,14 @@ def unpack_dataset(name: str, spec: dict, archive, out_dir, digests: dict | None
         extract_archive(archive, tmp)
         if masks_archive is not None:
             extract_archive(masks_archive, tmp)
-        if spec.get("masks") and not (Path(tmp) / spec["masks"]).is_dir():
-            raise UnpackError(f"datasets.{name}: no mask folder {spec['masks']!r} after unpacking; set "
-                              f"`datasets.{name}.masks` to the mask folder inside the archive")
+        top = ", ".join(sorted(p.name for p in Path(tmp).iterdir())[:10])
         images = Path(tmp) / spec["images"]
         if not images.is_dir():
-            top = sorted(p.name for p in Path(tmp).iterdir())[:10]
             raise UnpackError(f"datasets.{name}: {archive} has no folder {spec['images']!r} (its top level: "
-                              f"{', '.join(top)}); set `datasets.{name}.images` to the image folder inside it")
+                              f"{top}); set `datasets.{name}.images` to the image folder inside it")
+        if spec.get("masks") and not (Path(tmp) / spec["masks"]).is_dir():
+            raise UnpackError(f"datasets.{name}: no mask folder {spec['masks']!r} after unpacking (top level: "
+                              f"{top}); set `datasets.{name}.masks` to the mask folder inside the archive")
         found = count_images(images, spec.get("pattern"))
         if spec.get("count") is not None and found != spec["count"]:
             raise UnpackError(f"datasets.{name}: {spec['images']} in {archive} holds {found} images, expected "

@@ -53,6 +53,8 @@ def test_folder_masks_pair_by_name_and_a_missing_one_is_named(tmp_path):
     (tmp_path / "list.txt").write_text("a\nc\n")
     records = folder_records(images, masks=masks, list_file=tmp_path / "list.txt")
     assert [r.name for r in records] == ["a.jpg", "c.jpg"] and records[1].mask == str(masks / "c.png")
+    with pytest.raises(MissingImages, match=r"image list .*nolist.txt does not exist"):
+        folder_records(images, list_file=tmp_path / "nolist.txt")
     (masks / "b.png").unlink()
     with pytest.raises(MissingImages, match=r"b\.jpg has no mask .*b\.png"):
         folder_records(images, masks=masks)

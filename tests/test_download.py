@@ -161,6 +161,6 @@ def test_masks_in_an_archive_of_their_own_unpack_beside_the_images(tmp_path, arc
     records = resolve_records({"source": "dataset", "dataset": "ds", "dataset_entry": spec}, "s", tmp_path)
     assert [Path(r.mask).name for r in records] == [f"img_{i}.png" for i in range(5)]
     wrong = spec_for(archive, masks="Masks", masks_url=masks.resolve().as_uri())
-    with pytest.raises(UnpackError, match="no mask folder 'Masks'"):
+    with pytest.raises(UnpackError, match=r"no mask folder 'Masks' after unpacking \(top level: DS-TR, GT\)"):
         fetch_dataset("ds", wrong, tmp_path / "datasets" / "other", tmp_path / "dl", progress=False)
     assert not (tmp_path / "datasets" / "other").exists()
