@@ -104,7 +104,8 @@ def test_tiny_workflow_builds_every_table_figure_and_the_comparison(tiny_run):
     per_seed = pd.read_csv(results / "per_seed.csv")
     assert set(per_seed["seed"]) == {0, 1}
     assert len(per_seed.drop_duplicates(["backbone", "readout", "seed", "image_set", "test_input", "target"])) == len(per_seed)
-    for fig in ("fig4_predictions", "fig5_readout_size", "fig6_padding", "fig7_error_maps", "summary_spc"):
+    for fig in ("fig4_predictions", "fig5_readout_size", "fig6_padding", "fig7_error_maps", "summary_spc",
+                "table5_predictions"):
         image = np.asarray(Image.open(results / "figures" / f"{fig}.png").convert("L"), dtype=np.float32)
         assert image.shape[0] > 100 and image.std() > 10, fig
     t5 = pd.read_csv(results / "table5.csv")
@@ -119,7 +120,7 @@ def test_tiny_workflow_builds_every_table_figure_and_the_comparison(tiny_run):
     assert comparison.count("**Claim ") == 6 and "## Table 3" in comparison
     snakemake(workdir, "--cores", "1", "all", "--report", "report.html")
     html = (workdir / "report.html").read_text()
-    assert "fig7_error_maps" in html and "table1.csv" in html
+    assert "fig7_error_maps" in html and "table1.csv" in html and "table5_predictions" in html
 
 
 def test_data_set_rules_download_unpack_and_list_images(tmp_path):

@@ -132,5 +132,16 @@ def all_dense_metrics():
     return [paths.dense_metrics(t, v) for t in config["dense_tasks"] for v in paths.DENSE_VARIANTS]
 
 
+def all_dense_models():
+    return [paths.dense_model(t, v) for t in config["dense_tasks"] for v in paths.DENSE_VARIANTS]
+
+
+def first_test_set(task):
+    return next(iter(config["dense_tasks"][task]["test_sets"]))
+
+
 def all_dense_tables():
-    return [paths.table("table5", ext) for ext in ("csv", "md")] if config["dense_tasks"] else []
+    # Table 5 and its figure
+    if not config["dense_tasks"]:
+        return []
+    return [paths.table("table5", ext) for ext in ("csv", "md")] + [paths.figure("table5_predictions")]

@@ -46,3 +46,18 @@ rule make_table5:
         "logs/make_table/table5.log",
     script:
         "../scripts/make_table5.py"
+
+
+rule make_dense_figure:
+    input:
+        models=all_dense_models(),
+        manifests=[paths.manifest(first_test_set(t)) for t in config["dense_tasks"]],
+    output:
+        png=report(paths.figure("table5_predictions"), caption="../report/dense_figure.rst", category="Figures",
+                   labels={"figure": "table5_predictions"}),
+    params:
+        version=__version__,
+    log:
+        "logs/make_figure/table5_predictions.log",
+    script:
+        "../scripts/make_dense_figure.py"
