@@ -5,24 +5,12 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from .datasets import read_manifest
-from .dense_training import load_dense
+from .dense_training import load_dense, predict_dense
 from .figures import _save
-from .images import load_image, resize_image
+from .images import load_image
 from .masks import load_mask, saliency_target, segmentation_target
-from .preprocess import get_preprocessing
-
-
-@torch.no_grad()
-def predict(model, cfg, image_path, shape) -> np.ndarray:
-    """A network's prediction for one image at the mask's resolution: probability or class map."""
-    x = resize_image(load_image(image_path), cfg.input_size)[None]
-    logits = F.interpolate(model(get_preprocessing(cfg.preprocessing)(x)), size=shape, mode="bilinear",
-                           align_corners=False)[0]
-    return torch.sigmoid(logits[0]).numpy() if cfg.task == "saliency" else logits.argmax(0).numpy()
 
 
 def dense_predictions_figure(tasks: dict, out_png, count: int = 3) -> None:
@@ -36,7 +24,7 @@ def dense_predictions_figure(tasks: dict, out_png, count: int = 3) -> None:
             mask = load_mask(rec.mask)
             cfg = next(iter(models.values()))[1]
             truth = saliency_target(mask) if cfg.task == "saliency" else segmentation_target(mask, cfg.classes)
-            preds = {v: predict(m, c, rec.path, mask.shape) for v, (m, c) in models.items()}
+            preds = {v: predict_dense(m, c, rec.path, mask.shape) for v, (m, c) in models.items()}
             rows.append((name, cfg, rec, truth, preds))
     variants = list(next(iter(tasks.values()))["models"])
     fig, axes = plt.subplots(len(rows), 2 + len(variants), figsize=(2.2 * (2 + len(variants)), 2.2 * len(rows)),

@@ -165,21 +165,25 @@ def train_dense_model(manifest_path, out_path, cfg: DenseConfig, conv_padding: b
 
 
 @torch.no_grad()
+def predict_dense(model: DenseNet, cfg: DenseConfig, image_path, shape, device: str = "cpu") -> np.ndarray:
+    """A network's prediction for one image at `shape` (the mask's resolution): saliency probabilities or a
+    segmentation class map."""
+    x = resize_image(load_image(image_path), cfg.input_size)[None].to(device)
+    logits = F.interpolate(model(get_preprocessing(cfg.preprocessing)(x)), size=tuple(shape), mode="bilinear",
+                           align_corners=False)[0].cpu()
+    return torch.sigmoid(logits[0]).numpy() if cfg.task == "saliency" else logits.argmax(0).numpy()
+
+
 def score_dense(model: DenseNet, cfg: DenseConfig, manifest_path, device: str = "cpu") -> dict:
     """Scores of a trained network on one image set with masks, at each mask's resolution."""
     manifest, records = read_manifest(manifest_path)
     if not all(r.mask for r in records):
         raise MissingMasks(f"test set {manifest['image_set']!r} has no masks: dense tasks are scored on sets with masks")
-    pre = get_preprocessing(cfg.preprocessing)
     scores = SaliencyScores() if cfg.task == "saliency" else SegmentationScores(cfg.classes)
     for rec in records:
         mask = load_mask(rec.mask)
-        x = resize_image(load_image(rec.path), cfg.input_size)[None].to(device)
-        logits = F.interpolate(model(pre(x)), size=mask.shape, mode="bilinear", align_corners=False)[0].cpu()
-        if cfg.task == "saliency":
-            scores.add(torch.sigmoid(logits[0]).numpy(), saliency_target(mask))
-        else:
-            scores.add(logits.argmax(0).numpy(), segmentation_target(mask, cfg.classes))
+        truth = saliency_target(mask) if cfg.task == "saliency" else segmentation_target(mask, cfg.classes)
+        scores.add(predict_dense(model, cfg, rec.path, mask.shape, device), truth)
     return {"n_images": len(records), **scores.result()}
 
 
