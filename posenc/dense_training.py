@@ -61,6 +61,10 @@ class MissingMasks(ActionableError):
     pass
 
 
+class TrainingDiverged(ActionableError):
+    pass
+
+
 def _target(mask: np.ndarray, cfg: DenseConfig) -> np.ndarray:
     if cfg.task == "saliency":
         return saliency_target(mask).astype(np.uint8)
@@ -109,6 +113,8 @@ def train_dense(manifest_path, cfg: DenseConfig, conv_padding: bool, device: str
         order = rng.permutation(len(images))
         for first in range(0, len(order), cfg.batch_size):
             index = torch.from_numpy(order[first : first + cfg.batch_size])
+            if len(index) < 2 < len(order):
+                continue  # a last batch of one image: BatchNorm cannot train on it (1x1 maps without padding)
             x = images[index].to(dev).float().div_(255)
             y = targets[index].to(dev)
             flip = torch.from_numpy(rng.uniform(size=len(index)) < 0.5).to(dev)
@@ -116,7 +122,7 @@ def train_dense(manifest_path, cfg: DenseConfig, conv_padding: bool, device: str
             y = torch.where(flip[:, None, None], y.flip(-1), y)
             loss = _loss(model(pre(x)), y, cfg)
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"dense training diverged (loss {loss.item()}) in epoch {epoch + 1}: "
+                raise TrainingDiverged(f"dense training diverged (loss {loss.item()}) in epoch {epoch + 1}: "
                                          f"lower `lr` of the dense task")
             optimiser.zero_grad(set_to_none=True)
             loss.backward()

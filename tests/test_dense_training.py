@@ -65,6 +65,16 @@ def test_a_dense_checkpoint_is_probed_with_the_networks_own_encoder(tiny_sod, tm
         assert torch.allclose(probe[tap.name], own[tap.name])
 
 
+def test_unpadded_training_skips_a_last_batch_of_one(tiny_sod):
+    # 13 images in batches of 4 leave one image; at 196 px an unpadded relu5_3 is 1x1, where BatchNorm
+    # cannot train on a single image
+    root = tiny_sod[0]
+    write_manifest("odd", build_composites("saliency", "train", 13, root / "odd"), root / "odd.json")
+    cfg = DenseConfig(task="saliency", epochs=1, batch_size=4, input_size=196)
+    model, history, _ = train_dense(root / "odd.json", cfg, conv_padding=False)
+    assert np.isfinite(history[0]["loss"])
+
+
 def test_dense_training_refuses_a_set_without_masks(tmp_path):
     write_manifest("plain", build_embedded("test", 2, tmp_path / "p"), tmp_path / "plain.json")
     with pytest.raises(MissingMasks, match="has no masks"):
