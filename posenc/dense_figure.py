@@ -6,6 +6,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
+from . import paths
 from .datasets import read_manifest
 from .dense_training import load_dense, predict_dense
 from .figures import _save
@@ -43,3 +44,14 @@ def dense_predictions_figure(tasks: dict, out_png, count: int = 3) -> None:
         axes[r, 0].set_ylabel(f"{name} ({cfg.task})", fontsize=9)
     fig.suptitle("Table 5: dense networks trained from scratch, with and without zero padding", fontsize=10)
     _save(fig, out_png)
+
+
+def figure_tasks(config: dict) -> dict:
+    """Per dense task, the networks the figure compares and the test set (the first) it shows."""
+    return {name: {"models": {v: paths.dense_model(name, v) for v in paths.DENSE_VARIANTS},
+                   "manifest": paths.manifest(next(iter(spec["test_sets"])))}
+            for name, spec in config["dense_tasks"].items()}
+
+
+def figure_inputs(config: dict) -> list[str]:
+    return [p for task in figure_tasks(config).values() for p in [*task["models"].values(), task["manifest"]]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .io import atomic_write_text
-from .tables import paper_table
+from .tables import _cell, paper_table, read_metrics
 
 PAPER_ROWS = {"padded": "VGG", "unpadded": "VGG w/o padding"}
 LABELS = {"padded": "with padding", "unpadded": "w/o padding"}
@@ -54,10 +54,7 @@ def table5_markdown(table: pd.DataFrame, dense_tasks: dict) -> str:
         for _, row in part.iterrows():
             cells = [row["model"], f"{row['test_set']} ({row['paper_column'] or '-'})", str(row["n_images"])]
             for column, _, _, _ in measures:
-                text = f"{row[column]:.3f}"
-                if not pd.isna(row[f"paper_{column}"]):
-                    text += f" ({row[f'paper_{column}']:.3f}, Δ {row[column] - row[f'paper_{column}']:+.3f})"
-                cells.append(text)
+                cells.append(_cell(row[column], float("nan"), row[f"paper_{column}"]))  # one run: no interval
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     lines += ["- saliency: max F-measure (beta^2 = 0.3) over 256 thresholds of the mean curve over images, and MAE "
@@ -67,9 +64,7 @@ def table5_markdown(table: pd.DataFrame, dense_tasks: dict) -> str:
 
 
 def make_table5(dense_tasks: dict, metric_paths, out_csv, out_md) -> pd.DataFrame:
-    metrics = pd.concat([pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in metric_paths],
-                        ignore_index=True)
-    table = build_table5(dense_tasks, metrics)
+    table = build_table5(dense_tasks, read_metrics(metric_paths))
     atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
     atomic_write_text(out_md, table5_markdown(table, dense_tasks))
     return table

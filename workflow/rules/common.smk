@@ -1,6 +1,7 @@
 # Validation and helpers; rules stay declarative and call these.
 from posenc import __version__, paths
 from posenc.config import backbone_params, run_targets, seed_list, table_runs, validate_config
+from posenc.dense_figure import figure_inputs as dense_figure_inputs
 from posenc.figures import configured_figures, figure_inputs, figure_runs
 
 validate_config(config)
@@ -130,14 +131,6 @@ def dense_gpus(wildcards):
 
 def all_dense_metrics():
     return [paths.dense_metrics(t, v) for t in config["dense_tasks"] for v in paths.DENSE_VARIANTS]
-
-
-def all_dense_models():
-    return [paths.dense_model(t, v) for t in config["dense_tasks"] for v in paths.DENSE_VARIANTS]
-
-
-def first_test_set(task):
-    return next(iter(config["dense_tasks"][task]["test_sets"]))
 
 
 def all_dense_tables():

@@ -50,8 +50,7 @@ rule make_table5:
 
 rule make_dense_figure:
     input:
-        models=all_dense_models(),
-        manifests=[paths.manifest(first_test_set(t)) for t in config["dense_tasks"]],
+        dense_figure_inputs(config),
     output:
         png=report(paths.figure("table5_predictions"), caption="../report/dense_figure.rst", category="Figures",
                    labels={"figure": "table5_predictions"}),
