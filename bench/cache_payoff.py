@@ -23,13 +23,13 @@ import numpy as np
 import torch
 from common import embedded, machine, scratch, synthetic, threads
 
-from posenc.datasets import read_manifest
-from posenc.evaluate import evaluate_store
-from posenc.extract import _load_checked, extract_features, prepare
-from posenc.metrics import mae, ranks, spearman
-from posenc.readout import ReadoutSpec, UpsampledMSE, build_heads, upsample
-from posenc.targets import target_stack, target_tensor
-from posenc.training import TrainConfig, train_heads
+from posenc.images.sets import read_manifest
+from posenc.probe.evaluate import evaluate_store
+from posenc.features.extract import _load_checked, extract_features, prepare
+from posenc.probe.metrics import mae, ranks, spearman
+from posenc.probe.readout import ReadoutSpec, UpsampledMSE, build_heads, upsample
+from posenc.probe.targets import target_stack, target_tensor
+from posenc.probe.training import TrainConfig, train_heads
 
 TARGETS = ["H", "V", "G", "HS", "VS"]
 BACKBONES = {

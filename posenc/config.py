@@ -12,9 +12,9 @@ from pathlib import Path
 import yaml
 from jsonschema import Draft7Validator, validators
 
-from .backbones import REGISTRY, get_backbone
-from .download import parse_checksum
-from .readout import ReadoutSpec
+from posenc.features.registry import REGISTRY, get_backbone
+from posenc.images.download import parse_checksum
+from posenc.probe.readout import ReadoutSpec
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
 

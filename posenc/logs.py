@@ -8,7 +8,7 @@ import traceback
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import ActionableError
+from posenc.errors import ActionableError
 
 
 class _Tee:

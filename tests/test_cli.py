@@ -1,7 +1,7 @@
 import subprocess
 import sys
 
-from test_store import write
+from tests.features.test_store import write
 
 from posenc.cli import main
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from posenc.download import DownloadError
+from posenc.images.download import DownloadError
 from posenc.logs import job
 
 

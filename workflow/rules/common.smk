@@ -1,8 +1,8 @@
 # Validation and helpers; rules stay declarative and call these.
 from posenc import __version__, paths
 from posenc.config import backbone_params, run_targets, seed_list, table_runs, validate_config
-from posenc.dense_figure import figure_inputs as dense_figure_inputs
-from posenc.figures import configured_figures, figure_inputs, figure_runs
+from posenc.report.dense_figure import figure_inputs as dense_figure_inputs
+from posenc.report.figures import configured_figures, figure_inputs, figure_runs
 
 validate_config(config)
 

@@ -1,4 +1,4 @@
-from posenc.claims import write_comparison
+from posenc.report.claims import write_comparison
 from posenc.logs import job
 
 with job(snakemake.log[0]):

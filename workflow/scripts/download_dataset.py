@@ -1,4 +1,4 @@
-from posenc.download import fetch_dataset
+from posenc.images.download import fetch_dataset
 from posenc.logs import job
 
 with job(snakemake.log[0]):

@@ -1,4 +1,4 @@
-from posenc.evaluate import evaluate_readout
+from posenc.probe.evaluate import evaluate_readout
 from posenc.logs import job
 
 with job(snakemake.log[0], snakemake.threads):

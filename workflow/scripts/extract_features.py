@@ -1,4 +1,4 @@
-from posenc.extract import extract_features
+from posenc.features.extract import extract_features
 from posenc.logs import job
 
 with job(snakemake.log[0], snakemake.threads):

@@ -1,4 +1,4 @@
-from posenc.hed import fetch_hed_weights
+from posenc.features.hed import fetch_hed_weights
 from posenc.logs import job
 
 with job(snakemake.log[0]):

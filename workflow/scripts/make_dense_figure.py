@@ -1,4 +1,4 @@
-from posenc.dense_figure import dense_predictions_figure, figure_tasks
+from posenc.report.dense_figure import dense_predictions_figure, figure_tasks
 from posenc.logs import job
 
 with job(snakemake.log[0]):

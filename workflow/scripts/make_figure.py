@@ -1,4 +1,4 @@
-from posenc.figures import render
+from posenc.report.figures import render
 from posenc.logs import job
 
 with job(snakemake.log[0]):

@@ -1,4 +1,4 @@
-from posenc.dense_table import make_table5
+from posenc.report.table5 import make_table5
 from posenc.logs import job
 
 with job(snakemake.log[0]):

@@ -1,4 +1,4 @@
-from posenc.datasets import build_image_set
+from posenc.images.sets import build_image_set
 from posenc.logs import job
 
 with job(snakemake.log[0]):

@@ -1,4 +1,4 @@
-from posenc.dense_training import DenseConfig, train_dense_model
+from posenc.dense.training import DenseConfig, train_dense_model
 from posenc.logs import job
 
 with job(snakemake.log[0], snakemake.threads):

@@ -1,6 +1,6 @@
 from posenc.logs import job
-from posenc.readout import ReadoutSpec
-from posenc.training import TrainConfig, train_readout
+from posenc.probe.readout import ReadoutSpec
+from posenc.probe.training import TrainConfig, train_readout
 
 with job(snakemake.log[0], snakemake.threads):
     p = snakemake.params

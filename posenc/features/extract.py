@@ -1,0 +1,191 @@
+"""Extraction: images -> frozen backbone -> taps resized to the feature size -> a feature store.
+
+All taps come from one forward pass (forward hooks on the trunk's tap modules), are resized bilinearly to
+feature_size x feature_size (align_corners=True, as the official readout does) and streamed to the store
+in image order. Since the readout only ever sees those maps, caching them is exact (PROTOCOL section 4).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from posenc import __version__
+from posenc.features.registry import get_backbone
+from posenc.images.sets import file_sha256, read_manifest
+from posenc.errors import ActionableError
+from posenc.images.decode import load_image, resize_image
+from posenc.features.preprocess import get_preprocessing
+from posenc.features.store import StoreWriter, check_provenance
+from posenc.features.weights import load_trunk
+
+PRECISIONS = ("float32", "bfloat16")
+RESIZE = "bilinear, align_corners=True"
+
+
+class TapExtractor(nn.Module):
+    """Runs a trunk once and returns its taps, each resized to (size, size)."""
+
+    def __init__(self, trunk: nn.Module, taps, size: int = 28):
+        super().__init__()
+        self.trunk, self.taps, self.size = trunk, list(taps), size
+        self._seen: dict[str, torch.Tensor] = {}
+        modules = dict(trunk.named_modules())
+        for tap in self.taps:
+            if tap.module not in modules:
+                raise KeyError(f"tap {tap.name}: module {tap.module!r} is not in the trunk")
+            modules[tap.module].register_forward_hook(self._hook(tap.name))
+
+    def _hook(self, name):
+        def save(_module, _inputs, output):
+            self._seen[name] = output
+
+        return save
+
+    def native(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Tap outputs at their own resolution."""
+        self._seen = {}
+        self.trunk(x)
+        seen, self._seen = self._seen, {}
+        return {t.name: seen[t.name] for t in self.taps}
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {name: F.interpolate(out.float(), size=(self.size, self.size), mode="bilinear", align_corners=True)
+                for name, out in self.native(x).items()}
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but CUDA is not available: set `device: auto` or `cpu`")
+    return torch.device(device)
+
+
+def native_sizes(extractor: TapExtractor, input_size: int) -> dict[str, int]:
+    with torch.no_grad():
+        out = extractor.native(torch.zeros(1, 3, input_size, input_size))
+    return {name: int(t.shape[-1]) for name, t in out.items()}
+
+
+def build_provenance(*, backbone_name: str, arch: str, weights_info, conv_padding: bool, preprocessing,
+                     input_size: int, feature_size: int, manifest: dict, taps, sizes: dict, dtype: str,
+                     precision: str, device: str = "") -> dict:
+    return {
+        "backbone": backbone_name,
+        "arch": arch,
+        "weights_source": weights_info.source,
+        "weights_sha256": weights_info.sha256,
+        "weights_file": weights_info.file,
+        "weights_seed": weights_info.seed,
+        "conv_padding": conv_padding,
+        "preprocessing": preprocessing.as_dict(),
+        "input_size": input_size,
+        "feature_size": feature_size,
+        "resize": RESIZE,
+        "image_set": manifest["image_set"],
+        "image_list_hash": manifest["list_hash"],
+        "image_count": manifest["count"],
+        "taps": [{"name": t.name, "module": t.module, "channels": t.channels, "stride": t.stride,
+                  "native_size": sizes[t.name]} for t in taps],
+        "dtype": dtype,
+        "precision": precision,
+        "device": device,
+        "posenc_version": __version__,
+        "torch_version": torch.__version__,
+        "host": platform.node(),
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def prepare(backbone: dict, manifest_path, *, input_size=224, feature_size=28, preprocessing="official",
+            dtype="float16", precision="float32", hed_path=None):
+    """Load the trunk and everything the store's provenance needs; nothing is computed on images yet."""
+    spec = get_backbone(backbone["arch"])
+    trunk, info = load_trunk(
+        spec.name, backbone.get("weights", "none"), seed=backbone.get("seed", 0),
+        checkpoint=backbone.get("checkpoint"), hed_path=hed_path, conv_padding=backbone.get("conv_padding", True),
+        checkpoint_preprocessing=backbone.get("checkpoint_preprocessing", "imagenet"),
+    )
+    prep_name = backbone.get("preprocessing") or preprocessing
+    prep = get_preprocessing(info.native_preprocessing if prep_name == "native" else prep_name)
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
+    extractor = TapExtractor(trunk, spec.taps, feature_size)
+    sizes = native_sizes(extractor, input_size)
+    manifest, records = read_manifest(manifest_path)
+    provenance = build_provenance(
+        backbone_name=backbone.get("name", spec.name), arch=spec.name, weights_info=info,
+        conv_padding=backbone.get("conv_padding", True), preprocessing=prep, input_size=input_size,
+        feature_size=feature_size, manifest=manifest, taps=spec.taps, sizes=sizes, dtype=dtype, precision=precision,
+    )
+    return extractor, prep, records, provenance
+
+
+def _load_checked(record, input_size: int) -> torch.Tensor:
+    """Decode one image of a manifest, refusing a file that changed since the manifest was written."""
+    if record.sha256 and file_sha256(record.path) != record.sha256:
+        raise ActionableError(f"{record.path} changed after its image set's manifest was written: rebuild the "
+                           f"manifest (snakemake -R prepare_image_set) so the store's provenance stays true")
+    return resize_image(load_image(record.path), input_size)
+
+
+def _batches(records, batch_size, input_size):
+    """Decoded, resized image batches in order; decoding runs a batch ahead in a thread."""
+    def load(batch):
+        return torch.stack([_load_checked(r, input_size) for r in batch])
+
+    chunks = [records[i : i + batch_size] for i in range(0, len(records), batch_size)]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pending = pool.submit(load, chunks[0]) if chunks else None
+        for k in range(len(chunks)):
+            batch = pending.result()
+            if k + 1 < len(chunks):
+                pending = pool.submit(load, chunks[k + 1])
+            yield batch
+
+
+def extract_features(backbone: dict, manifest_path, out_path, *, input_size=224, feature_size=28,
+                     preprocessing="official", dtype="float16", chunk_mb=16, compression_level=3, batch_size=16,
+                     device="auto", precision="float32", hed_path=None, progress=True) -> Path:
+    """Write the store of `backbone` on the images of a manifest to out_path; return out_path.
+
+    An existing complete store with the same provenance is kept as it is; one with other provenance is
+    refused (delete it to rebuild).
+    """
+    out_path = Path(out_path)
+    extractor, prep, records, provenance = prepare(
+        backbone, manifest_path, input_size=input_size, feature_size=feature_size, preprocessing=preprocessing,
+        dtype=dtype, precision=precision, hed_path=hed_path)
+    if out_path.exists():
+        check_provenance(out_path, provenance)  # raises when it differs
+        return out_path
+    dev = resolve_device(device)
+    provenance["device"] = dev.type
+    extractor.to(dev)
+    channels_last = precision == "bfloat16"
+    if channels_last:
+        extractor.to(memory_format=torch.channels_last)
+    taps = [(t.name, t.channels) for t in extractor.taps]
+    writer = StoreWriter(out_path, taps, [r.name for r in records], provenance, size=feature_size, dtype=dtype,
+                         chunk_mb=chunk_mb, compression_level=compression_level,
+                         image_groups=[r.group for r in records])
+    label = f"extract {provenance['backbone']} on {provenance['image_set']}"
+    with writer, tqdm(total=len(records), desc=label, unit="img", disable=not progress, mininterval=2) as bar:
+        for images in _batches(records, batch_size, input_size):
+            x = prep(images).to(dev)
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+                feats = extractor(x)
+            writer.append({k: v.float().cpu().numpy() for k, v in feats.items()})
+            bar.update(len(images))
+    return out_path
+

@@ -1,0 +1,222 @@
+"""The feature store: one Zarr group per (backbone, weights, padding, image set), one array per tap.
+
+Each tap is an array (image, channel, y, x) chunked along images only, compressed, with layer-unique
+channel dimension names so that `xarray.open_zarr` opens the group. Provenance sits in the group's
+attributes under "posenc". A store is written under a temporary name and renamed when complete, and a
+store whose provenance does not match what a reader asks for is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import zarr
+from zarr.codecs import BloscCodec
+
+from posenc.errors import ActionableError
+from posenc.io import remove_path, temporary_sibling
+
+STORE_FORMAT = 1
+# Image names are stored as fixed-length strings and metadata is consolidated: both outside the Zarr v3
+# core spec, both read by zarr-python and xarray. Say so here once instead of on every store.
+warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
+warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part.*")
+FLOAT16_MAX = float(np.finfo(np.float16).max)
+# Provenance entries that must match for a store to be reused; the rest (time, device, versions) is record only.
+KEY_FIELDS = ("store_format", "arch", "weights_source", "weights_sha256", "conv_padding", "preprocessing",
+              "input_size", "feature_size", "resize", "image_list_hash", "taps", "dtype", "precision")
+
+
+class StoreError(ActionableError):
+    pass
+
+
+def store_key(provenance: dict) -> dict:
+    """The provenance fields that must match, in their JSON form (tuples and lists compare equal)."""
+    return json.loads(json.dumps({k: provenance.get(k) for k in KEY_FIELDS}))
+
+
+def images_per_chunk(max_channels: int, size: int, itemsize: int, chunk_mb: float, n_images: int) -> int:
+    per_image = max_channels * size * size * itemsize
+    return int(max(1, min(n_images, (chunk_mb * 2**20) // per_image)))
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Remove `<path>.tmp-<pid>` folders left by writers that were killed (their process is gone)."""
+    removed = []
+    for tmp in path.parent.glob(f"{path.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            remove_path(tmp)
+            removed.append(tmp)
+    return removed
+
+
+class StoreWriter:
+    """Stream features into a new store: `append` batches in image order, then leave the `with` block.
+
+    Features are buffered until a whole chunk is full, so each chunk is written once; memory is bounded
+    by one chunk per tap. On success the temporary group is renamed to `path`; on error it is removed.
+    """
+
+    def __init__(self, path, taps, image_names, provenance: dict, size: int = 28, dtype: str = "float16",
+                 chunk_mb: float = 16, compression_level: int = 3, image_groups=None):
+        self.path = Path(path)
+        self.taps = [(name, int(ch)) for name, ch in taps]
+        self.names = list(image_names)
+        self.groups = list(image_groups) if image_groups is not None else ["natural"] * len(self.names)
+        self.size, self.dtype = size, np.dtype(dtype)
+        self.chunk = images_per_chunk(max(c for _, c in self.taps), size, self.dtype.itemsize, chunk_mb, len(self.names))
+        self.compression_level = compression_level
+        self.provenance = dict(provenance, store_format=STORE_FORMAT, dtype=self.dtype.name, feature_size=size)
+        self.tmp = temporary_sibling(self.path)
+        self.written = 0
+        self._buffer: dict[str, list[np.ndarray]] = {}
+        self._buffered = 0
+
+    def __enter__(self):
+        remove_stale_temporaries(self.path)
+        remove_path(self.tmp)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.group = zarr.open_group(self.tmp, mode="w", zarr_format=3)
+        compressor = BloscCodec(cname="zstd", clevel=self.compression_level, shuffle="shuffle")
+        for name, channels in self.taps:
+            self.group.create_array(
+                name, shape=(len(self.names), channels, self.size, self.size), dtype=self.dtype,
+                chunks=(self.chunk, channels, self.size, self.size), compressors=[compressor],
+                dimension_names=("image", f"{name}_channel", "y", "x"), fill_value=0,
+            )
+        self.group.create_array("image", data=np.array(self.names, dtype=str), dimension_names=("image",))
+        self.group.create_array("test_input", data=np.array(self.groups, dtype=str), dimension_names=("image",))
+        self.group.attrs["posenc"] = {"complete": False, **self.provenance}
+        self._buffer = {name: [] for name, _ in self.taps}
+        return self
+
+    def append(self, features: dict[str, np.ndarray]) -> None:
+        """features: tap -> float array (batch, channels, size, size), the next images in order."""
+        batch = {len(features[name]) for name, _ in self.taps}
+        if len(batch) != 1:
+            raise ValueError(f"taps disagree on the batch size: {batch}")
+        for name, _ in self.taps:
+            self._buffer[name].append(self._checked(name, np.asarray(features[name])))
+        self._buffered += batch.pop()
+        while self._buffered >= self.chunk:
+            self._flush(self.chunk)
+
+    def _checked(self, name: str, values: np.ndarray) -> np.ndarray:
+        if not np.isfinite(values).all():
+            raise StoreError(f"tap {name} produced NaN or infinite values (images {self.written + self._buffered}..): "
+                             f"the backbone diverges on this input; check its weights and preprocessing")
+        if self.dtype == np.float16:
+            peak = float(np.abs(values).max())
+            if peak > FLOAT16_MAX:
+                raise StoreError(f"tap {name} reaches {peak:.3g}, beyond float16's {FLOAT16_MAX:.0f}: set "
+                                 f"`features.dtype: float32` in the config for this backbone")
+        return values.astype(self.dtype, copy=False)
+
+    def _flush(self, count: int) -> None:
+        start = self.written
+        for name, _ in self.taps:
+            block = np.concatenate(self._buffer[name], axis=0)
+            self.group[name][start : start + count] = block[:count]
+            self._buffer[name] = [block[count:]] if len(block) > count else []
+        self.written += count
+        self._buffered -= count
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            remove_path(self.tmp)
+            return False
+        if self._buffered:
+            self._flush(self._buffered)
+        if self.written != len(self.names):
+            remove_path(self.tmp)
+            raise StoreError(f"store {self.path}: {self.written} images written, {len(self.names)} expected")
+        self.group.attrs["posenc"] = {"complete": True, **self.provenance}
+        zarr.consolidate_metadata(self.tmp)
+        remove_path(self.path)
+        self.tmp.rename(self.path)
+        return False
+
+
+def read_provenance(path) -> dict:
+    path = Path(path)
+    if not (path / "zarr.json").is_file():
+        raise StoreError(f"no feature store at {path}: extract it first (snakemake builds it; or `posenc extract`)")
+    attrs = zarr.open_group(path, mode="r").attrs.asdict().get("posenc")
+    if not attrs:
+        raise StoreError(f"{path} is a Zarr group but not a posenc feature store")
+    if not attrs.get("complete"):
+        raise StoreError(f"feature store {path} is incomplete (interrupted write): delete it and extract again")
+    return attrs
+
+
+def check_provenance(path, expect: dict) -> dict:
+    """The store's provenance, if its key fields equal those of `expect`; else a StoreError naming them."""
+    found = read_provenance(path)
+    have, want = store_key(found), store_key({"store_format": STORE_FORMAT, **expect})
+    diff = [k for k in KEY_FIELDS if have[k] != want[k]]
+    if diff:
+        lines = "; ".join(f"{k}: store has {json.dumps(have[k])[:120]}, requested {json.dumps(want[k])[:120]}" for k in diff)
+        raise StoreError(f"feature store {path} does not match the request ({lines}). It was built from other "
+                         f"inputs: delete it and extract again (a Snakemake run rebuilds it).")
+    return found
+
+
+class StoreReader:
+    """Read the concatenation of some taps (low to high level), as float32, by image ranges."""
+
+    def __init__(self, path, taps=None, expect: dict | None = None):
+        self.path = Path(path)
+        self.provenance = check_provenance(path, expect) if expect else read_provenance(path)
+        self.group = zarr.open_group(self.path, mode="r", use_consolidated=True)
+        all_taps = [t["name"] for t in self.provenance["taps"]]
+        self.taps = list(all_taps if taps in (None, "all") else taps)
+        unknown = [t for t in self.taps if t not in all_taps]
+        if unknown:
+            raise StoreError(f"store {path} has no taps {unknown}: it has {all_taps}")
+        self.taps.sort(key=all_taps.index)
+        self.arrays = [self.group[t] for t in self.taps]
+        self.n_images = self.arrays[0].shape[0]
+        self.channels = sum(a.shape[1] for a in self.arrays)
+        self.chunk = self.arrays[0].chunks[0]
+        self.image_names = [str(n) for n in self.group["image"][:]]
+        self.test_inputs = [str(n) for n in self.group["test_input"][:]]
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return np.concatenate([a[start:stop] for a in self.arrays], axis=1)
+
+    def blocks(self):
+        """(start, stop) ranges of whole chunks."""
+        return [(s, min(s + self.chunk, self.n_images)) for s in range(0, self.n_images, self.chunk)]
+
+
+def _stored_bytes(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def describe_store(path) -> str:
+    """A human-readable summary: taps, shapes, chunks, compression ratio and provenance."""
+    path = Path(path)
+    prov = read_provenance(path)
+    group = zarr.open_group(path, mode="r")
+    lines = [f"feature store {path}", f"  images: {group['image'].shape[0]}"]
+    total_raw = total_stored = 0
+    for tap in prov["taps"]:
+        arr = group[tap["name"]]
+        raw, stored = arr.nbytes, _stored_bytes(path / tap["name"])
+        total_raw += raw
+        total_stored += stored
+        lines.append(f"  {tap['name']:<10} shape {arr.shape} chunks {arr.chunks} {arr.dtype} "
+                     f"stride {tap['stride']} native {tap['native_size']}px  {raw / 2**20:.1f} MiB -> "
+                     f"{stored / 2**20:.1f} MiB (x{raw / max(stored, 1):.2f})")
+    lines.append(f"  total {total_raw / 2**20:.1f} MiB raw, {total_stored / 2**20:.1f} MiB stored, "
+                 f"compression ratio {total_raw / max(total_stored, 1):.2f}")
+    lines.append("  provenance:")
+    for key, value in prov.items():
+        if key != "taps":
+            lines.append(f"    {key}: {json.dumps(value)}")
+    return "\n".join(lines)

@@ -1,0 +1,171 @@
+"""Training readouts from a feature store (PROTOCOL section 5).
+
+The heads of all targets are trained in the same pass over the store: each mini-batch is read once and
+given to every head. Heads share no parameter and their initialisation depends on (run seed, target) only,
+so the result equals training them one by one (up to float rounding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from posenc.io import atomic_path
+from posenc.probe.readout import PosENet, ReadoutSpec, UpsampledMSE, build_heads
+from posenc.features.store import StoreReader
+from posenc.probe.targets import target_stack
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 15
+    batch_size: int = 32
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    lr_milestones: tuple[int, ...] = (10,)
+    lr_gamma: float = 0.1
+    shuffle_buffer: int = 1024  # images held in memory for shuffling; a store that fits is read once
+    output_size: int = 224
+    stripe_range: str = "unit"
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        if "lr_milestones" in known:
+            known["lr_milestones"] = tuple(known["lr_milestones"])
+        return cls(**known)
+
+
+def _channels_last(block: np.ndarray) -> torch.Tensor:
+    """(n, c, y, x) array -> (n, y, x, c) tensor in the store's dtype (the layout the readout reads fastest)."""
+    return torch.from_numpy(block).permute(0, 2, 3, 1).contiguous()
+
+
+class BatchSource:
+    """Shuffled mini-batches of a store, float32 (N, C, s, s) in channels-last memory, memory bounded by `buffer`.
+
+    A store of at most `buffer` images is read once and kept (an exact shuffle every epoch). A larger one is
+    streamed: its chunks come in a random order, `buffer` images at a time are shuffled together.
+    """
+
+    def __init__(self, reader: StoreReader, batch_size: int, buffer: int):
+        self.reader, self.batch_size = reader, batch_size
+        self.buffer = max(buffer, batch_size, reader.chunk)
+        self._kept = _channels_last(reader.read(0, reader.n_images)) if reader.n_images <= self.buffer else None
+        size = reader.arrays[0].shape[-1]
+        # Batches are gathered into the same two buffers every step: a fresh 100+ MB tensor per step costs more
+        # in page faults than the copy itself. A batch is only valid until the next one is drawn.
+        self._stored = torch.empty((batch_size, size, size, reader.channels), dtype=torch.from_numpy(
+            np.empty(0, reader.arrays[0].dtype)).dtype)
+        self._float = torch.empty((batch_size, size, size, reader.channels), dtype=torch.float32)
+
+    def _batch(self, pool: torch.Tensor, index: np.ndarray) -> torch.Tensor:
+        n = len(index)
+        torch.index_select(pool, 0, torch.from_numpy(index), out=self._stored[:n])
+        self._float[:n].copy_(self._stored[:n])
+        return self._float[:n].permute(0, 3, 1, 2)
+
+    def epoch(self, rng: np.random.Generator):
+        if self._kept is not None:
+            order = rng.permutation(self.reader.n_images)
+            for i in range(0, len(order), self.batch_size):
+                yield self._batch(self._kept, np.sort(order[i : i + self.batch_size]))
+            return
+        blocks = self.reader.blocks()
+        carry = None
+        pending = list(rng.permutation(len(blocks)))
+        while pending or carry is not None:
+            parts, held = ([carry] if carry is not None else []), (len(carry) if carry is not None else 0)
+            while pending and held < self.buffer:
+                start, stop = blocks[pending.pop(0)]
+                parts.append(_channels_last(self.reader.read(start, stop)))
+                held += stop - start
+            pool = torch.cat(parts)
+            order = rng.permutation(len(pool))
+            full = len(pool) - len(pool) % self.batch_size if pending else len(pool)
+            for i in range(0, full, self.batch_size):
+                yield self._batch(pool, order[i : i + self.batch_size])
+            carry = pool[torch.from_numpy(order[full:])] if full < len(pool) else None
+
+
+def train_heads(store_path, spec: ReadoutSpec, targets, cfg: TrainConfig = TrainConfig(), seed: int = 0,
+                device: str = "cpu", progress: bool = True, expect: dict | None = None):
+    """Train one head per target on the store; return (heads, history, store provenance).
+
+    Heads are packed in one PosENet and the loss is the sum of their own losses: each head's gradient comes
+    from its own loss only, and SGD (momentum, weight decay) acts element-wise, so each head trains as alone.
+    """
+    reader = StoreReader(store_path, spec.taps, expect=expect)
+    dev = torch.device(device)
+    targets = list(targets)
+    heads = build_heads(reader.channels, spec, seed, targets).to(dev)
+    loss_fn = UpsampledMSE(target_stack(targets, cfg.output_size, cfg.stripe_range),
+                           spec.output_size(reader.arrays[0].shape[-1])).to(dev)
+    optim = torch.optim.SGD(heads.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    sched = torch.optim.lr_scheduler.MultiStepLR(optim, list(cfg.lr_milestones), cfg.lr_gamma)
+    source = BatchSource(reader, cfg.batch_size, cfg.shuffle_buffer)
+    rng = np.random.default_rng(seed)
+    history = []
+    label = f"train {reader.provenance['backbone']} {spec.id} seed {seed}"
+    steps = cfg.epochs * -(-reader.n_images // cfg.batch_size)
+    with tqdm(total=steps, desc=label, unit="batch", disable=not progress, mininterval=2) as bar:
+        for epoch in range(cfg.epochs):
+            heads.train()
+            sums, seen = torch.zeros(len(targets), dtype=torch.float64), 0
+            for x in source.epoch(rng):
+                losses = loss_fn(heads(x.to(dev, non_blocking=True)))
+                optim.zero_grad(set_to_none=True)
+                losses.sum().backward()
+                optim.step()
+                sums += losses.detach().cpu().double() * len(x)
+                seen += len(x)
+                bar.update(1)
+            sched.step()
+            history.append({"epoch": epoch + 1, **{t: float(sums[k] / seen) for k, t in enumerate(targets)}})
+    heads.eval()
+    return heads, history, reader.provenance
+
+
+def save_heads(path, heads: PosENet, targets, cfg: TrainConfig, seed: int, history, provenance: dict) -> None:
+    payload = {
+        "readout": asdict(heads.spec),
+        "in_channels": heads.in_channels,
+        "targets": list(targets),
+        "state_dict": heads.state_dict(),
+        "train_config": asdict(cfg),
+        "seed": seed,
+        "history": history,
+        "store_provenance": provenance,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_heads(path, device: str = "cpu"):
+    """(heads in eval mode, their targets, ReadoutSpec, payload) from a file written by save_heads."""
+    payload = torch.load(Path(path), map_location=device, weights_only=False)
+    r = payload["readout"]
+    spec = ReadoutSpec(r["layers"], r["kernel"], r["padding"], tuple(r["taps"]) if r["taps"] else None, r.get("hidden"))
+    heads = PosENet(payload["in_channels"], spec, len(payload["targets"]))
+    heads.load_state_dict(payload["state_dict"])
+    return heads.to(device).eval(), payload["targets"], spec, payload
+
+
+def resolve_training_device(device: str) -> str:
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return device
+
+
+def train_readout(store_path, out_path, spec: ReadoutSpec, targets, cfg: TrainConfig, seed: int,
+                  device: str = "auto", progress: bool = True) -> dict:
+    """Train the heads of all targets on a store and save them; return the last epoch's losses."""
+    dev = resolve_training_device(device)
+    heads, history, provenance = train_heads(store_path, spec, targets, cfg, seed, dev, progress)
+    save_heads(out_path, heads.cpu(), targets, cfg, seed, history, provenance)
+    return history[-1]

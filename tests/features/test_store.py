@@ -1,0 +1,110 @@
+import numpy as np
+import pytest
+import xarray as xr
+
+from posenc.features.store import StoreError, StoreReader, StoreWriter, check_provenance, describe_store, read_provenance
+
+TAPS = [("low", 2), ("high", 3)]
+
+
+def provenance(**over):
+    base = {"backbone": "toy", "arch": "toy", "weights_source": "random", "weights_sha256": "abc", "conv_padding": True,
+            "preprocessing": {"name": "official"}, "input_size": 8, "resize": "bilinear", "image_list_hash": "h1",
+            "taps": [{"name": "low", "channels": 2, "stride": 1, "native_size": 8},
+                     {"name": "high", "channels": 3, "stride": 2, "native_size": 4}],
+            "precision": "float32", "image_set": "s", "dtype": "float16", "feature_size": 4}
+    return {**base, **over}
+
+
+def features(n, start=0):
+    low = np.arange(start, start + n, dtype=np.float32)[:, None, None, None] + np.zeros((n, 2, 4, 4), np.float32)
+    high = -low[:, :1].repeat(3, axis=1)
+    return {"low": low, "high": high}
+
+
+def write(path, n=10, batches=(3, 3, 4), chunk_mb=(3 * 4 * 4 * 2) * 4 / 2**20, **kw):
+    names = [f"img{i}" for i in range(n)]
+    with StoreWriter(path, TAPS, names, provenance(), size=4, chunk_mb=chunk_mb, **kw) as w:
+        start = 0
+        for b in batches:
+            w.append(features(b, start))
+            start += b
+    return names
+
+
+def test_round_trip_across_chunk_boundaries(tmp_path):
+    names = write(tmp_path / "s.zarr")
+    r = StoreReader(tmp_path / "s.zarr")
+    assert r.n_images == 10 and r.channels == 5 and r.image_names == names
+    assert r.chunk == 4 and r.blocks() == [(0, 4), (4, 8), (8, 10)]  # chunk_mb fits 4 images of the widest tap
+    got = r.read(0, 10)
+    want = features(10)
+    np.testing.assert_array_equal(got[:, :2], want["low"])
+    np.testing.assert_array_equal(got[:, 2:], want["high"])
+    only_high = StoreReader(tmp_path / "s.zarr", taps=["high"]).read(2, 5)
+    np.testing.assert_array_equal(only_high, want["high"][2:5])
+
+
+def test_provenance_mismatch_is_refused_with_the_field(tmp_path):
+    write(tmp_path / "s.zarr")
+    assert check_provenance(tmp_path / "s.zarr", provenance())["complete"] is True
+    with pytest.raises(StoreError, match="image_list_hash"):
+        check_provenance(tmp_path / "s.zarr", provenance(image_list_hash="other"))
+    with pytest.raises(StoreError, match="weights_sha256"):
+        StoreReader(tmp_path / "s.zarr", expect=provenance(weights_sha256="zzz"))
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    path = tmp_path / "s.zarr"
+    with pytest.raises(RuntimeError, match="boom"):
+        with StoreWriter(path, TAPS, ["a", "b", "c"], provenance(), size=4) as w:
+            w.append(features(2))
+            raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(StoreError, match="3 expected"):
+        with StoreWriter(path, TAPS, ["a", "b", "c"], provenance(), size=4) as w:
+            w.append(features(2))
+    assert not path.exists()
+
+
+def test_incomplete_store_is_refused(tmp_path):
+    path = tmp_path / "s.zarr"
+    w = StoreWriter(path, TAPS, ["a", "b"], provenance(), size=4)
+    w.__enter__()
+    w.append(features(2))
+    w.tmp.rename(path)  # as if something had renamed a store that was never finished
+    with pytest.raises(StoreError, match="incomplete"):
+        read_provenance(path)
+
+
+def test_float16_overflow_and_nan_are_errors(tmp_path):
+    big = features(2)
+    big["high"][0, 0, 0, 0] = 1e8
+    with pytest.raises(StoreError, match="features.dtype: float32"):
+        with StoreWriter(tmp_path / "a.zarr", TAPS, ["a", "b"], provenance(), size=4) as w:
+            w.append(big)
+    with StoreWriter(tmp_path / "b.zarr", TAPS, ["a", "b"], provenance(), size=4, dtype="float32") as w:
+        w.append(big)  # float32 holds it
+    assert StoreReader(tmp_path / "b.zarr").read(0, 1).max() == pytest.approx(1e8)
+    bad = features(2)
+    bad["low"][1, 0, 0, 0] = np.nan
+    with pytest.raises(StoreError, match="NaN"):
+        with StoreWriter(tmp_path / "c.zarr", TAPS, ["a", "b"], provenance(), size=4, dtype="float32") as w:
+            w.append(bad)
+    assert not (tmp_path / "a.zarr").exists() and not (tmp_path / "c.zarr").exists()
+
+
+def test_xarray_and_dask_open_the_store(tmp_path):
+    write(tmp_path / "s.zarr")
+    ds = xr.open_zarr(tmp_path / "s.zarr")
+    assert ds["low"].dims == ("image", "low_channel", "y", "x")
+    assert ds["high"].dims == ("image", "high_channel", "y", "x")
+    assert list(ds["image"].values[:2]) == ["img0", "img1"]
+    assert float(ds["low"].astype("float32").mean()) == pytest.approx(4.5)
+    assert ds.attrs["posenc"]["arch"] == "toy"
+
+
+def test_describe_store_lists_taps_and_ratio(tmp_path):
+    write(tmp_path / "s.zarr")
+    text = describe_store(tmp_path / "s.zarr")
+    assert "low" in text and "(10, 3, 4, 4)" in text and "compression ratio" in text and "weights_sha256" in text

@@ -1,0 +1,64 @@
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from posenc.images.sets import (EMBEDDED_SOURCES, build_embedded, build_image_set, embedded_crop_plan, folder_records,
+                             read_manifest, synthetic_records, write_manifest)
+from posenc.images.decode import ImageDecodeError, load_image
+
+
+def test_embedded_train_and_test_use_disjoint_photos():
+    assert not set(EMBEDDED_SOURCES["train"]) & set(EMBEDDED_SOURCES["test"])
+    train = {s for s, *_ in embedded_crop_plan("train", 256)}
+    test = {s for s, *_ in embedded_crop_plan("test", 64)}
+    assert train == set(EMBEDDED_SOURCES["train"]) and test == set(EMBEDDED_SOURCES["test"])
+
+
+def test_embedded_set_is_deterministic(tmp_path):
+    a = write_manifest("x", build_embedded("test", 7, tmp_path / "a"), tmp_path / "a.json")
+    b = write_manifest("x", build_embedded("test", 7, tmp_path / "b"), tmp_path / "b.json")
+    assert a["count"] == 7 and a["list_hash"] == b["list_hash"]
+    img = load_image(a["images"][0]["path"])
+    assert img.shape == (256, 256, 3)
+    other = write_manifest("x", build_embedded("test", 7, tmp_path / "c", seed=1), tmp_path / "c.json")
+    assert other["list_hash"] != a["list_hash"]
+
+
+def test_synthetic_inputs_are_the_official_files():
+    recs = synthetic_records()
+    assert [r.group for r in recs] == ["black", "white", "noise"]
+    black, white, noise = (load_image(r.path) for r in recs)
+    assert black.max() == 0 and white.min() == 1
+    assert abs(noise.mean() - 25 / 255) < 0.01 and abs(noise.std() - 24 / 255) < 0.01
+
+
+def test_folder_set_skips_unreadable_only_when_asked(tmp_path):
+    folder = tmp_path / "imgs"
+    (folder / "sub").mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / "a.png")
+    Image.fromarray(np.ones((8, 8), np.uint8)).save(folder / "sub" / "b.jpg")
+    (folder / "c.png").write_bytes(b"\x89PNG broken")
+    (folder / "notes.txt").write_text("not an image")
+    assert [r.name for r in folder_records(folder)] == ["a.png", "c.png", "sub/b.jpg"]
+    with pytest.raises(ImageDecodeError, match="c.png"):
+        build_image_set("mine", {"source": "folder", "path": str(folder)}, tmp_path / "m.json")
+    assert not (tmp_path / "m.json").exists()  # no half-written manifest
+    m = build_image_set("mine", {"source": "folder", "path": str(folder), "skip_unreadable": True}, tmp_path / "m.json")
+    assert m["count"] == 2 and len(m["skipped"]) == 1 and m["skipped"][0]["path"].endswith("c.png")
+    manifest, records = read_manifest(tmp_path / "m.json")
+    assert [r.name for r in records] == ["a.png", "sub/b.jpg"]
+
+
+def test_missing_folder_says_what_to_do(tmp_path):
+    with pytest.raises(FileNotFoundError, match="set `path`"):
+        folder_records(tmp_path / "nope")
+
+
+def test_tampered_manifest_is_refused(tmp_path):
+    m = write_manifest("s", synthetic_records(), tmp_path / "s.json")
+    m["images"][0]["sha256"] = "0" * 64
+    (tmp_path / "s.json").write_text(json.dumps(m))
+    with pytest.raises(RuntimeError, match="inconsistent"):
+        read_manifest(tmp_path / "s.json")

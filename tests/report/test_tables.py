@@ -1,0 +1,78 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from posenc.report.tables import (across_seeds, build_table, markdown_beside_paper, paper_reference, paper_table,
+                           seed_summary)
+
+RUN = {"backbone": "b", "arch": "vgg16", "weights": "hed", "conv_padding": True, "preprocessing": "official",
+       "readout": "L1-k3-p0-all", "layers": 1, "kernel": 3, "readout_padding": 0, "taps": "all", "stripe_range": "unit"}
+
+
+def per_image():
+    rows = []
+    for seed, base in ((0, 0.5), (1, 0.7)):
+        for i, offset in enumerate((-0.1, 0.1)):
+            rows.append({**RUN, "seed": seed, "image_set": "natural", "image": f"i{i}", "test_input": "natural",
+                         "target": "H", "spc": base + offset, "mae": 0.2})
+        rows.append({**RUN, "seed": seed, "image_set": "synthetic", "image": "black", "test_input": "black",
+                     "target": "H", "spc": 0.0, "mae": 0.25})
+    return pd.DataFrame(rows)
+
+
+def test_seed_summary_averages_images_per_seed_and_input():
+    s = seed_summary(per_image())
+    nat = s[s["test_input"] == "natural"].set_index("seed")
+    assert nat.loc[0, "spc"] == pytest.approx(0.5) and nat.loc[1, "spc"] == pytest.approx(0.7)
+    assert list(nat["n_images"]) == [2, 2]
+    assert len(s[s["test_input"] == "black"]) == 2
+
+
+def test_across_seeds_mean_and_interval():
+    a = across_seeds(seed_summary(per_image()))
+    nat = a[a["test_input"] == "natural"].iloc[0]
+    assert nat["spc"] == pytest.approx(0.6) and nat["n_seeds"] == 2
+    # t(0.975, 1) * sd / sqrt(2) with sd = 0.1414: 12.706 * 0.1
+    assert nat["spc_ci"] == pytest.approx(12.7062 * 0.1, rel=1e-4)
+
+
+def config_with(layout, inputs):
+    """The parts of a validated config that build_table reads."""
+    return {
+        "image_sets": {"natural": {"source": "embedded"}, "synthetic": {"source": "synthetic"}},
+        "test_sets": ["natural", "synthetic"], "readout": {"layers": 1, "kernel": 3, "padding": 0},
+        "tables": {"t": {"layout": layout, "targets": ["H"], "inputs": inputs, "test_set": "natural",
+                         "rows": [{"label": "VGG16 (hed)", "backbone": "b", "paper": "VGG"}]}},
+    }
+
+
+def test_by_input_table_has_a_line_per_target_and_row_with_columns_per_input():
+    summary = across_seeds(seed_summary(per_image()))
+    table = build_table(config_with("by_input", ["natural", "black"]), "t", summary)
+    assert len(table) == 1 and table.loc[0, "pattern"] == "H" and table.loc[0, "model"] == "VGG16 (hed)"
+    assert table.loc[0, "natural_spc"] == pytest.approx(0.6) and table.loc[0, "black_mae"] == pytest.approx(0.25)
+    wide = build_table(config_with("by_target", ["natural"]), "t", summary)
+    assert "pattern" not in wide.columns and wide.loc[0, "h_spc"] == pytest.approx(0.6)
+    assert {"h_spc_ci", "h_mae", "h_mae_ci", "n_seeds"} <= set(wide.columns)
+
+
+def test_markdown_puts_the_paper_beside_ours():
+    table = pd.DataFrame([{"model": "VGG16 (hed)", "paper_model": "VGG16", "backbone": "b", "n_seeds": 3,
+                           **{f"{t}_{m}{c}": 0.5 for t in ("h", "g", "hs") for m in ("spc", "mae") for c in ("", "_ci")}}])
+    md = markdown_beside_paper(table, paper_reference("table4"), "by_target", ["H", "G", "HS"], ["natural"], "T4")
+    line = [l for l in md.splitlines() if l.startswith("| VGG16 (hed)")][0]
+    assert "0.500 ± 0.500 (0.742, Δ -0.242)" in line
+    assert np.isclose(paper_table("table4").set_index("model").loc["VGG16 w/o padding", "h_spc"], 0.381)
+
+
+def test_paper_reference_covers_every_table():
+    t1 = paper_reference("table1").set_index(["key", "target", "input"])
+    assert t1.loc[("ResNet", "H", "natural"), "spc"] == pytest.approx(0.933)
+    assert t1.loc[("VGG", "G", "white"), "mae"] == pytest.approx(0.116)
+    t2 = paper_reference("table2").set_index(["key", "target", "input"])
+    assert t2.loc[("VGG layers=3", "H", "natural"), "spc"] == pytest.approx(0.830)
+    assert t2.loc[("PosENet kernel=7x7", "G", "natural"), "mae"] == pytest.approx(0.187)
+    t3 = paper_reference("table3").set_index(["key", "target", "input"])
+    assert t3.loc[("f5", "G", "natural"), "spc"] == pytest.approx(0.693)
+    t4 = paper_reference("table4").set_index(["key", "target", "input"])
+    assert t4.loc[("PosENet padding=2", "HS", "natural"), "mae"] == pytest.approx(0.595)
