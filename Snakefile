@@ -1,9 +1,21 @@
 # posenc: how much absolute position information do CNNs encode? (Islam, Jia & Bruce, ICLR 2020)
 # Stages: image sets -> backbone features (Zarr stores) -> readouts -> metrics -> tables; dense networks
 # trained from scratch (Table 5) whose backbones are probed as checkpoints (Table 6).
+import os
+from pathlib import Path
+
 from snakemake.utils import min_version
 
 min_version("9.0")
+
+# Every job imports this checkout's posenc (also under --software-deployment-method conda, whose
+# environment, workflow/envs/posenc.yaml, holds only the dependencies).
+os.environ.update(
+    PYTHONPATH=os.pathsep.join(
+        p for p in (str(Path(workflow.basedir).resolve()), os.environ.get("PYTHONPATH", "")) if p
+    )
+)
+ENV = "../envs/posenc.yaml"  # relative to the rule files in workflow/rules/
 
 
 # config/config.yaml (the embedded default) unless --configfile names others (e.g. config/paper.yaml): those
@@ -29,8 +41,8 @@ include: "workflow/rules/report.smk"
 
 rule all:
     input:
-        all_tables(),
-        all_dense_tables(),
-        all_figures(),
+        plan.all_tables(config),
+        plan.dense_outputs(config),
+        plan.all_figures(config),
         rules.collect_metrics.output,
         rules.compare_with_paper.output,

@@ -23,11 +23,12 @@ import numpy as np
 import torch
 from common import embedded, machine, scratch, synthetic, threads
 
-from posenc.images.sets import read_manifest
+from posenc.features.extract import FeatureConfig, extract_features, load_checked, prepare
+from posenc.images.manifest import read_manifest
+from posenc.plan import ReadoutSpec
 from posenc.probe.evaluate import evaluate_store
-from posenc.features.extract import _load_checked, extract_features, prepare
 from posenc.probe.metrics import mae, ranks, spearman
-from posenc.probe.readout import ReadoutSpec, UpsampledMSE, build_heads, upsample
+from posenc.probe.readout import UpsampledMSE, build_heads, upsample
 from posenc.probe.targets import target_stack, target_tensor
 from posenc.probe.training import TrainConfig, train_heads
 
@@ -48,7 +49,9 @@ def run_posenc(root, manifests, cfg, spec):
         for name, m in manifests.items():
             out = root / "features" / backbone["name"] / f"{name}.zarr"
             shutil.rmtree(out, ignore_errors=True)
-            stores[name] = extract_features(backbone, m, out, preprocessing="official", progress=False)
+            stores[name] = extract_features(
+                backbone, m, out, FeatureConfig(preprocessing="official"), progress=False
+            )
         heads, _, prov = train_heads(stores["train"], spec, TARGETS, cfg, seed=0, progress=False)
         for name in ("natural", "synthetic"):
             evaluate_store(heads, TARGETS, spec, stores[name], prov)
@@ -61,12 +64,16 @@ def run_baseline(manifests, cfg, spec, epochs, n_targets):
     recomputed for every batch."""
     times = {}
     for label, backbone in BACKBONES.items():
-        extractor, prep, train_records, _ = prepare(backbone, manifests["train"], preprocessing="official")
+        extractor, prep, train_records, _ = prepare(
+            backbone, manifests["train"], FeatureConfig(preprocessing="official")
+        )
         extractor.eval()
         test_records = read_manifest(manifests["natural"])[1] + read_manifest(manifests["synthetic"])[1]
 
-        def features(records):
-            images = torch.stack([_load_checked(r, 224) for r in records])  # decoded every time, as a DataLoader
+        def features(records, extractor=extractor, prep=prep):
+            images = torch.stack(
+                [load_checked(r, 224) for r in records]
+            )  # decoded every time, as a DataLoader
             with torch.no_grad():
                 taps = extractor(prep(images))
             return torch.cat([taps[t.name] for t in extractor.taps], 1)
@@ -76,7 +83,9 @@ def run_baseline(manifests, cfg, spec, epochs, n_targets):
             t0 = time.perf_counter()
             head = build_heads(sum(t.channels for t in extractor.taps), spec, 0, [target])
             loss_fn = UpsampledMSE(target_stack([target], 224), spec.output_size(28))
-            optim = torch.optim.SGD(head.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+            optim = torch.optim.SGD(
+                head.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+            )
             rng = np.random.default_rng(0)
             for _ in range(epochs):
                 head.train()
@@ -112,11 +121,16 @@ def main():
     args = ap.parse_args()
     n_threads = threads()
     root = scratch("payoff")
-    manifests = {"train": embedded(root, "train", args.train), "natural": embedded(root, "test", args.test),
-                 "synthetic": synthetic(root)}
-    cfg = TrainConfig()  # PROTOCOL: 15 epochs, batch 32, SGD lr 0.1
+    manifests = {
+        "train": embedded(root, "train", args.train),
+        "natural": embedded(root, "test", args.test),
+        "synthetic": synthetic(root),
+    }
+    cfg = TrainConfig()  # docs/protocol.md §5: 15 epochs, batch 32, SGD lr 0.1
     spec = ReadoutSpec()  # L=1, k=3, p=0, all taps
-    epochs, n_targets = (cfg.epochs, len(TARGETS)) if args.full else (args.baseline_epochs, args.baseline_targets)
+    epochs, n_targets = (
+        (cfg.epochs, len(TARGETS)) if args.full else (args.baseline_epochs, args.baseline_targets)
+    )
 
     ours = run_posenc(root, manifests, cfg, spec)
     measured = run_baseline(manifests, cfg, spec, epochs, n_targets)
@@ -125,15 +139,25 @@ def main():
     base = {k: tr * scale + sc * len(TARGETS) / n_targets for k, (tr, sc) in measured.items()}
 
     print(f"machine: {machine()}; {n_threads} threads")
-    print(f"Table 1, one seed: {args.train} training crops, {args.test} natural + 3 synthetic test images, "
-          f"5 targets, 15 epochs, batch 32")
-    how = "run in full" if args.full else (f"timed on {epochs} epoch(s) x {n_targets} target(s); training "
-                                           f"scaled x{scale:g}, scoring x{len(TARGETS) / n_targets:g}")
+    print(
+        f"Table 1, one seed: {args.train} training crops, {args.test} natural + 3 synthetic test images, "
+        f"5 targets, 15 epochs, batch 32"
+    )
+    how = (
+        "run in full"
+        if args.full
+        else (
+            f"timed on {epochs} epoch(s) x {n_targets} target(s); training "
+            f"scaled x{scale:g}, scoring x{len(TARGETS) / n_targets:g}"
+        )
+    )
     print(f"{'backbone':<12} {'posenc':>10} {'baseline':>12}   ratio   (baseline {how})")
     for label in BACKBONES:
         print(f"{label:<12} {ours[label]:9.1f}s {base[label]:11.1f}s {base[label] / ours[label]:7.1f}x")
     total_ours, total_base = sum(ours.values()), sum(base.values())
-    print(f"{'Table 1':<12} {total_ours:9.1f}s {total_base:11.1f}s {total_base / total_ours:7.1f}x  (target >= 30x)")
+    print(
+        f"{'Table 1':<12} {total_ours:9.1f}s {total_base:11.1f}s {total_base / total_ours:7.1f}x  (target >= 30x)"
+    )
 
 
 if __name__ == "__main__":

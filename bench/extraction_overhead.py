@@ -16,13 +16,15 @@ import time
 import torch
 from common import embedded, machine, scratch, threads
 
-from posenc.images.sets import read_manifest
-from posenc.features.extract import _load_checked, extract_features, prepare
+from posenc.features.extract import FeatureConfig, extract_features, load_checked, prepare
+from posenc.images.manifest import read_manifest
 
 
 def bare_forward_seconds(backbone, manifest_path, batch_size, input_size=224):
-    extractor, prep, records, _ = prepare(backbone, manifest_path, input_size=input_size, preprocessing="official")
-    images = torch.stack([_load_checked(r, input_size) for r in records])  # decoded outside the clock
+    extractor, prep, records, _ = prepare(
+        backbone, manifest_path, FeatureConfig(input_size=input_size, preprocessing="official")
+    )
+    images = torch.stack([load_checked(r, input_size) for r in records])  # decoded outside the clock
     batches = [prep(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
     trunk = extractor.trunk.eval()
     with torch.no_grad():
@@ -36,7 +38,13 @@ def bare_forward_seconds(backbone, manifest_path, batch_size, input_size=224):
 def posenc_seconds(backbone, manifest_path, batch_size, out):
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
-    extract_features(backbone, manifest_path, out, batch_size=batch_size, preprocessing="official", progress=False)
+    extract_features(
+        backbone,
+        manifest_path,
+        out,
+        FeatureConfig(batch_size=batch_size, preprocessing="official"),
+        progress=False,
+    )
     return time.perf_counter() - t0
 
 
@@ -53,12 +61,18 @@ def main():
     backbone = {"arch": args.arch, "weights": "random", "seed": 0, "name": f"{args.arch}_random"}
     n = len(read_manifest(manifest_path)[1])
     bare = min(bare_forward_seconds(backbone, manifest_path, args.batch_size) for _ in range(args.repeats))
-    full = min(posenc_seconds(backbone, manifest_path, args.batch_size, root / "store.zarr")
-               for _ in range(args.repeats))
+    full = min(
+        posenc_seconds(backbone, manifest_path, args.batch_size, root / "store.zarr")
+        for _ in range(args.repeats)
+    )
     print(f"machine: {machine()}; {n_threads} threads")
-    print(f"{args.arch} (random weights), {n} images of 224x224, batch {args.batch_size}, best of {args.repeats}")
+    print(
+        f"{args.arch} (random weights), {n} images of 224x224, batch {args.batch_size}, best of {args.repeats}"
+    )
     print(f"bare forward pass:        {bare:7.2f} s  ({n / bare:6.2f} img/s)")
-    print(f"posenc extraction:        {full:7.2f} s  ({n / full:6.2f} img/s)  decode + forward + resize + Zarr write")
+    print(
+        f"posenc extraction:        {full:7.2f} s  ({n / full:6.2f} img/s)  decode + forward + resize + Zarr write"
+    )
     print(f"overhead ratio:           {full / bare:7.3f}  (target <= 1.10)")
 
 

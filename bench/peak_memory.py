@@ -20,8 +20,8 @@ HERE = Path(__file__).resolve().parent
 def child(stage: str, count: int, buffer: int) -> None:
     from common import embedded, peak_rss_mb, scratch, threads
 
-    from posenc.features.extract import extract_features
-    from posenc.probe.readout import ReadoutSpec
+    from posenc.features.extract import FeatureConfig, extract_features
+    from posenc.plan import ReadoutSpec
     from posenc.probe.training import TrainConfig, train_heads
 
     threads()
@@ -33,18 +33,33 @@ def child(stage: str, count: int, buffer: int) -> None:
         manifest = embedded(root, "train", count)
         shutil.rmtree(store, ignore_errors=True)
         before = peak_rss_mb()
-        extract_features({"arch": "vgg16", "weights": "random", "name": "vgg16_random"}, manifest, store,
-                         preprocessing="official", progress=False)
+        extract_features(
+            {"arch": "vgg16", "weights": "random", "name": "vgg16_random"},
+            manifest,
+            store,
+            FeatureConfig(preprocessing="official"),
+            progress=False,
+        )
     else:
         before = peak_rss_mb()
-        train_heads(store, ReadoutSpec(), ["H", "V", "G", "HS", "VS"], TrainConfig(epochs=1, shuffle_buffer=buffer),
-                    progress=False)
+        train_heads(
+            store,
+            ReadoutSpec(),
+            ["H", "V", "G", "HS", "VS"],
+            TrainConfig(epochs=1, shuffle_buffer=buffer),
+            progress=False,
+        )
     print(json.dumps({"before": before, "peak": peak_rss_mb()}))
 
 
 def measure(stage: str, count: int, buffer: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--child", stage, "--n", str(count), "--buffer", str(buffer)],
-                         capture_output=True, text=True, check=True, cwd=HERE)
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", stage, "--n", str(count), "--buffer", str(buffer)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=HERE,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -60,7 +75,9 @@ def main():
     from common import machine
 
     print(f"machine: {machine()}")
-    print(f"VGG16 (1472 channels at 28x28 = 2.3 MB per image in float16), shuffle buffer {args.buffer} images")
+    print(
+        f"VGG16 (1472 channels at 28x28 = 2.3 MB per image in float16), shuffle buffer {args.buffer} images"
+    )
     print(f"{'stage':<10} {'images':>7} {'store raw':>10} {'RSS after imports':>18} {'peak RSS':>9}")
     for stage in ("extract", "train"):
         for n in (args.n, 4 * args.n):

@@ -14,9 +14,9 @@ import time
 
 from common import embedded, machine, scratch, threads
 
-from posenc.features.extract import extract_features
-from posenc.probe.readout import ReadoutSpec
+from posenc.features.extract import FeatureConfig, extract_features
 from posenc.features.store import StoreReader
+from posenc.plan import ReadoutSpec
 from posenc.probe.training import TrainConfig, train_heads
 
 TARGETS = ["H", "V", "G", "HS", "VS"]
@@ -32,8 +32,13 @@ def main():
     manifest = embedded(root, "train", args.count)
     store = root / f"vgg16_random_train{args.count}.zarr"
     if not store.exists():
-        extract_features({"arch": "vgg16", "weights": "random", "name": "vgg16_random"}, manifest, store,
-                         preprocessing="official", progress=False)
+        extract_features(
+            {"arch": "vgg16", "weights": "random", "name": "vgg16_random"},
+            manifest,
+            store,
+            FeatureConfig(preprocessing="official"),
+            progress=False,
+        )
     reads = []
     for _ in range(3):
         t0 = time.perf_counter()
@@ -42,16 +47,20 @@ def main():
         reads.append(time.perf_counter() - t0)
     read_s = min(reads)
     print(f"machine: {machine()}; {n_threads} threads")
-    print(f"VGG16 store, {reader.n_images} images x {reader.channels} channels x 28 x 28 float16; "
-          f"5 heads (H, V, G, HS, VS), L=1 k=3, batch 32")
+    print(
+        f"VGG16 store, {reader.n_images} images x {reader.channels} channels x 28 x 28 float16; "
+        f"5 heads (H, V, G, HS, VS), L=1 k=3, batch 32"
+    )
     print(f"read the store once:            {read_s:6.2f} s")
     for mode, buffer in (("kept in memory", reader.n_images), ("streamed (buffer 64)", 64)):
         cfg = TrainConfig(epochs=args.epochs, shuffle_buffer=buffer)
         t0 = time.perf_counter()
         train_heads(store, ReadoutSpec(), TARGETS, cfg, seed=0, progress=False)
         epoch_s = (time.perf_counter() - t0) / args.epochs
-        print(f"one epoch, all heads, {mode:<21} {epoch_s:6.2f} s  = {epoch_s / read_s:5.1f}x one read "
-              f"({epoch_s / len(TARGETS):.2f} s per target)")
+        print(
+            f"one epoch, all heads, {mode:<21} {epoch_s:6.2f} s  = {epoch_s / read_s:5.1f}x one read "
+            f"({epoch_s / len(TARGETS):.2f} s per target)"
+        )
 
 
 if __name__ == "__main__":

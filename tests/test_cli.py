@@ -1,9 +1,8 @@
 import subprocess
 import sys
 
-from tests.features.test_store import write
-
 from posenc.cli import main
+from tests.features.test_store import write
 
 
 def test_inspect_prints_taps_and_provenance(tmp_path, capsys):
@@ -18,8 +17,8 @@ def test_errors_are_one_clear_line(tmp_path, capsys):
     assert "no feature store" in capsys.readouterr().err
 
 
-def test_backbones_and_validate_config_commands(root):
-    out = subprocess.run([sys.executable, "-m", "posenc.cli", "backbones"], capture_output=True, text=True).stdout
+def test_archs_and_validate_config_commands(root):
+    out = subprocess.run([sys.executable, "-m", "posenc.cli", "archs"], capture_output=True, text=True).stdout
     assert "relu5_3" in out and "layer4" in out and "2048" in out
     bad = root / "config" / "config.yaml"
     assert main(["validate-config", str(bad)]) == 0

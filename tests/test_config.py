@@ -3,7 +3,8 @@ import copy
 import pytest
 import yaml
 
-from posenc.config import ConfigError, load_config, load_schema, row_readout, run_targets, table_runs, validate_config
+from posenc.config import ConfigError, load_config, load_schema, validate_config
+from posenc.plan import row_readout, run_targets, table_runs
 
 
 @pytest.fixture
@@ -38,21 +39,41 @@ def test_every_schema_key_has_a_description(root):
     walk(load_schema(), "config")
 
 
-@pytest.mark.parametrize("change,message", [
-    (lambda c: c["training"].update(lr=0), "`training.lr`"),
-    (lambda c: c["training"].update(learning_rate=0.1), "unknown key(s) learning_rate"),
-    (lambda c: c.update(stripe_range="half"), "use one of unit, signed"),
-    (lambda c: c["backbones"]["vgg16_hed"].update(arch="vgg19"), "unknown architecture 'vgg19'"),
-    (lambda c: c["backbones"].update(r={"arch": "resnet152", "weights": "hed"}), "not a weight source of resnet152"),
-    (lambda c: c["backbones"].update(r={"arch": "resnet152", "weights": "random", "conv_padding": False}),
-     "`backbones.r.conv_padding`"),
-    (lambda c: c["backbones"].update(k={"arch": "vgg16", "weights": "checkpoint"}), "`backbones.k.checkpoint`"),
-    (lambda c: c.update(test_sets=["natural", "pascal"]), "'pascal' is not an image set"),
-    (lambda c: c["tables"]["table4"]["rows"].append({"label": "x", "backbone": "nope"}), "rows.7.backbone"),
-    (lambda c: c["tables"]["table4"]["rows"].append({"label": "x", "backbone": "vgg16_hed",
-                                                     "readout": {"taps": ["layer4"]}}), "has no tap 'layer4'"),
-    (lambda c: c["image_sets"]["natural"].pop("count"), "`image_sets.natural.count`"),
-])
+@pytest.mark.parametrize(
+    "change,message",
+    [
+        (lambda c: c["training"].update(lr=0), "`training.lr`"),
+        (lambda c: c["training"].update(learning_rate=0.1), "unknown key(s) learning_rate"),
+        (lambda c: c.update(stripe_range="half"), "use one of unit, signed"),
+        (lambda c: c["backbones"]["vgg16_hed"].update(arch="vgg19"), "unknown architecture 'vgg19'"),
+        (
+            lambda c: c["backbones"].update(r={"arch": "resnet152", "weights": "hed"}),
+            "not a weight source of resnet152",
+        ),
+        (
+            lambda c: c["backbones"].update(
+                r={"arch": "resnet152", "weights": "random", "conv_padding": False}
+            ),
+            "`backbones.r.conv_padding`",
+        ),
+        (
+            lambda c: c["backbones"].update(k={"arch": "vgg16", "weights": "checkpoint"}),
+            "`backbones.k.checkpoint`",
+        ),
+        (lambda c: c.update(test_sets=["natural", "pascal"]), "'pascal' is not an image set"),
+        (
+            lambda c: c["tables"]["table4"]["rows"].append({"label": "x", "backbone": "nope"}),
+            "rows.7.backbone",
+        ),
+        (
+            lambda c: c["tables"]["table4"]["rows"].append(
+                {"label": "x", "backbone": "vgg16_hed", "readout": {"taps": ["layer4"]}}
+            ),
+            "has no tap 'layer4'",
+        ),
+        (lambda c: c["image_sets"]["natural"].pop("count"), "`image_sets.natural.count`"),
+    ],
+)
 def test_errors_name_the_key_and_the_fix(default, change, message):
     config = copy.deepcopy(default)
     change(config)
@@ -87,3 +108,82 @@ def test_dense_tasks_need_sets_with_masks_of_their_task(default):
     wrong_column["dense_tasks"]["sod"]["test_sets"] = {"sod_test": "msra"}
     with pytest.raises(ConfigError, match=r"`dense_tasks.sod.test_sets.sod_test`: 'msra' is not allowed"):
         validate_config(wrong_column)
+
+
+def test_dataclass_defaults_are_the_schema_defaults():
+    """One source for every default: each settings dataclass has exactly the schema's keys and defaults."""
+    from dataclasses import fields
+
+    from posenc.config import schema_defaults, schema_property
+    from posenc.dense.training import DenseConfig
+    from posenc.features.extract import FeatureConfig
+    from posenc.probe.training import TrainConfig
+
+    def defaults(cls):
+        return {f.name: f.default for f in fields(cls)}
+
+    training = schema_defaults("training")
+    training.pop("device")
+    want = {**training, "lr_milestones": tuple(training["lr_milestones"])}
+    want |= {
+        "output_size": schema_defaults("input")["size"],
+        "stripe_range": schema_property("stripe_range")["default"],
+    }
+    assert defaults(TrainConfig) == want
+    features = schema_defaults("features")
+    features.pop("device")
+    inputs = schema_defaults("input")
+    assert defaults(FeatureConfig) == {
+        **features,
+        "input_size": inputs["size"],
+        "preprocessing": inputs["preprocessing"],
+    }
+    dense = schema_property("dense_tasks")["additionalProperties"]["properties"]
+    dense_defaults = {k: v["default"] for k, v in dense.items() if "default" in v and k != "device"}
+    got = defaults(DenseConfig)
+    assert {k: got[k] for k in dense_defaults} == dense_defaults
+    assert set(got) - set(dense_defaults) == {"task"}  # required in the schema: no default
+
+
+def test_plan_settings_build_the_dataclasses(root):
+    """What the rules pass (posenc.plan) is exactly what the dataclasses take, for the shipped configs."""
+    from posenc import plan
+    from posenc.dense.training import DenseConfig
+    from posenc.features.extract import FeatureConfig
+    from posenc.probe.training import TrainConfig
+
+    for name in ("config.yaml", "paper.yaml"):
+        config = load_config(root / "config" / name)
+        assert TrainConfig.from_dict(plan.training_settings(config)).epochs == config["training"]["epochs"]
+        assert FeatureConfig.from_dict(plan.feature_settings(config)).size == config["features"]["size"]
+        for task in config["dense_tasks"]:
+            assert (
+                DenseConfig.from_dict(plan.dense_settings(config, task)).task
+                == config["dense_tasks"][task]["task"]
+            )
+    with pytest.raises(ValueError, match="no setting epoch"):
+        TrainConfig.from_dict({"epoch": 3})
+
+
+def test_duplicate_yaml_keys_are_refused_with_line_numbers(tmp_path):
+    from posenc.config import read_yaml
+
+    path = tmp_path / "c.yaml"
+    path.write_text("seeds: 2\ntargets: [H]\nseeds: 3\n")
+    with pytest.raises(ConfigError, match=r"`seeds` is written twice \(lines 1 and 3\)"):
+        read_yaml(path)
+    path.write_text("training:\n\tepochs: 3\n")
+    with pytest.raises(ConfigError, match="line 2"):
+        read_yaml(path)
+
+
+def test_config_validation_imports_neither_torch_nor_matplotlib():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import posenc.config, posenc.plan, posenc.paths; "
+        "print(sorted(m for m in ('torch', 'matplotlib', 'pandas') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

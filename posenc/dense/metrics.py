@@ -58,9 +58,13 @@ class SaliencyScores:
 
     def result(self) -> dict:
         mean_curve = np.mean(self.curves, axis=0)
-        return {"max_f": float(mean_curve.max()), "mean_f": float(mean_curve.mean()),
-                "adaptive_f": float(np.mean(self.adaptive)), "mae": float(np.mean(self.mae)),
-                "n_images": len(self.mae)}
+        return {
+            "max_f": float(mean_curve.max()),
+            "mean_f": float(mean_curve.mean()),
+            "adaptive_f": float(np.mean(self.adaptive)),
+            "mae": float(np.mean(self.mae)),
+            "n_images": len(self.mae),
+        }
 
 
 class SegmentationScores:
@@ -86,5 +90,8 @@ class SegmentationScores:
     def result(self) -> dict:
         iou = self.iou()
         total = self.confusion.sum()
-        return {"miou": float(np.nanmean(iou)), "pixel_accuracy": float(np.trace(self.confusion) / max(total, 1)),
-                **{f"iou_{c}": float(v) for c, v in enumerate(iou)}}
+        return {
+            "miou": float(np.nanmean(iou)),
+            "pixel_accuracy": float(np.trace(self.confusion) / max(total, 1)),
+            **{f"iou_{c}": float(v) for c, v in enumerate(iou)},
+        }

@@ -13,25 +13,26 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from posenc.features.registry import build_random, disable_inplace, get_backbone, remove_conv_padding
+from posenc.features.architectures import build_random, disable_inplace, remove_conv_padding, trunk_of
+from posenc.features.registry import get_arch
 
 
 class DenseNet(nn.Module):
     def __init__(self, arch: str, out_channels: int, conv_padding: bool = True, seed: int = 0):
         super().__init__()
-        spec = get_backbone(arch)
+        architecture = get_arch(arch)
         if arch == "pixels":
             raise ValueError("a dense network needs a convolutional backbone, not pixels")
-        if not conv_padding and not spec.removable_padding:
+        if not conv_padding and not architecture.removable_padding:
             raise ValueError(f"conv_padding: false is only defined for plain conv stacks, not {arch}")
         self.arch = arch
-        self.encoder = disable_inplace(spec.trunk(build_random(spec, seed)))
+        self.encoder = disable_inplace(trunk_of(architecture, build_random(architecture, seed)))
         if not conv_padding:
             remove_conv_padding(self.encoder)
-        self.tap_index = {int(t.module): i for i, t in enumerate(spec.taps)}
+        self.tap_index = {int(t.module): i for i, t in enumerate(architecture.taps)}
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed + 1)
-            self.heads = nn.ModuleList(nn.Conv2d(t.channels, out_channels, 1) for t in spec.taps)
+            self.heads = nn.ModuleList(nn.Conv2d(t.channels, out_channels, 1) for t in architecture.taps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         size = x.shape[-2:]
@@ -39,8 +40,9 @@ class DenseNet(nn.Module):
         for index, module in enumerate(self.encoder):
             x = module(x)
             if index in self.tap_index:
-                side = F.interpolate(self.heads[self.tap_index[index]](x), size=size, mode="bilinear",
-                                     align_corners=False)
+                side = F.interpolate(
+                    self.heads[self.tap_index[index]](x), size=size, mode="bilinear", align_corners=False
+                )
                 out = side if out is None else out + side
         return out
 

@@ -20,35 +20,48 @@ import torch
 import torch.nn.functional as F
 
 from posenc import __version__
-from posenc.images.sets import read_manifest
+from posenc.config import schema_property
 from posenc.dense.metrics import SaliencyScores, SegmentationScores
 from posenc.dense.model import DenseNet
 from posenc.errors import ActionableError
-from posenc.images.decode import load_image, resize_image
-from posenc.io import atomic_path, atomic_write_text
-from posenc.images.masks import IGNORE, load_mask, saliency_target, segmentation_target
 from posenc.features.preprocess import get_preprocessing
-from posenc.probe.training import resolve_training_device
+from posenc.images.decode import load_image, resize_image
+from posenc.images.manifest import read_manifest
+from posenc.images.masks import IGNORE, load_mask, saliency_target, segmentation_target
+from posenc.io import atomic_path, atomic_write_text
+from posenc.runtime import resolve_device
 
 log = logging.getLogger(__name__)
 TASKS = ("saliency", "segmentation")
 
 
+_DEFAULTS = {
+    k: v["default"]
+    for k, v in schema_property("dense_tasks")["additionalProperties"]["properties"].items()
+    if "default" in v
+}
+
+
 @dataclass(frozen=True)
 class DenseConfig:
+    """One dense task's network and training: its `dense_tasks` entry (defaults from the schema)."""
+
     task: str = "saliency"
-    arch: str = "vgg16_bn_slim"
-    classes: int = 1  # segmentation: object classes (background is class 0 on top of these)
-    input_size: int = 224
-    epochs: int = 15
-    batch_size: int = 16
-    lr: float = 0.001
-    weight_decay: float = 0.0001
-    preprocessing: str = "imagenet"
-    seed: int = 0
+    arch: str = _DEFAULTS["arch"]
+    classes: int = _DEFAULTS[
+        "classes"
+    ]  # segmentation: object classes (background is class 0 on top of these)
+    input_size: int = _DEFAULTS["input_size"]
+    epochs: int = _DEFAULTS["epochs"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    lr: float = _DEFAULTS["lr"]
+    weight_decay: float = _DEFAULTS["weight_decay"]
+    preprocessing: str = _DEFAULTS["preprocessing"]
+    seed: int = _DEFAULTS["seed"]
 
     @classmethod
-    def from_dict(cls, values: dict) -> "DenseConfig":
+    def from_dict(cls, values: dict) -> DenseConfig:
+        """From posenc.plan.dense_settings, minus the image sets (they arrive as files)."""
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names})
 
@@ -75,8 +88,10 @@ def load_dense_set(manifest_path, cfg: DenseConfig) -> tuple[torch.Tensor, torch
     """(images (N, 3, S, S) uint8, targets (N, S, S) uint8, manifest) of an image set with masks."""
     manifest, records = read_manifest(manifest_path)
     if not all(r.mask for r in records):
-        raise MissingMasks(f"image set {manifest['image_set']!r} has no masks: a dense task needs an image set "
-                           f"with masks (source: composite, or a folder / data set with `masks`)")
+        raise MissingMasks(
+            f"image set {manifest['image_set']!r} has no masks: a dense task needs an image set "
+            f"with masks (source: composite, or a folder / data set with `masks`)"
+        )
     size = cfg.input_size
     images = torch.empty((len(records), 3, size, size), dtype=torch.uint8)
     targets = torch.empty((len(records), size, size), dtype=torch.uint8)
@@ -93,7 +108,9 @@ def _loss(logits: torch.Tensor, target: torch.Tensor, cfg: DenseConfig) -> torch
     return F.cross_entropy(logits, target.long(), ignore_index=IGNORE)
 
 
-def train_dense(manifest_path, cfg: DenseConfig, conv_padding: bool, device: str = "cpu", progress: bool = True):
+def train_dense(
+    manifest_path, cfg: DenseConfig, conv_padding: bool, device: str = "cpu", progress: bool = True
+):
     """Train one network from scratch; returns (model in eval mode, per-epoch history, train manifest)."""
     if cfg.task not in TASKS:
         raise ValueError(f"unknown dense task {cfg.task!r}: choose one of {', '.join(TASKS)}")
@@ -122,17 +139,26 @@ def train_dense(manifest_path, cfg: DenseConfig, conv_padding: bool, device: str
             y = torch.where(flip[:, None, None], y.flip(-1), y)
             loss = _loss(model(pre(x)), y, cfg)
             if not torch.isfinite(loss):
-                raise TrainingDiverged(f"dense training diverged (loss {loss.item()}) in epoch {epoch + 1}: "
-                                         f"lower `lr` of the dense task")
+                raise TrainingDiverged(
+                    f"dense training diverged (loss {loss.item()}) in epoch {epoch + 1}: "
+                    f"lower `lr` of the dense task"
+                )
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
             schedule.step()
             losses.append(loss.item())
-        history.append({"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - start})
+        history.append(
+            {"epoch": epoch + 1, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - start}
+        )
         if progress:
-            log.warning("epoch %d/%d: loss %.4f (%.1f s)", epoch + 1, cfg.epochs, history[-1]["loss"],
-                        history[-1]["seconds"])
+            log.warning(
+                "epoch %d/%d: loss %.4f (%.1f s)",
+                epoch + 1,
+                cfg.epochs,
+                history[-1]["loss"],
+                history[-1]["seconds"],
+            )
     model.eval()
     return model, history, manifest
 
@@ -163,8 +189,10 @@ def load_dense(path, device: str = "cpu") -> tuple[DenseNet, DenseConfig, dict]:
     return model.to(device).eval(), cfg, payload
 
 
-def train_dense_model(manifest_path, out_path, cfg: DenseConfig, conv_padding: bool, device: str = "auto") -> dict:
-    dev = resolve_training_device(device)
+def train_dense_model(
+    manifest_path, out_path, cfg: DenseConfig, conv_padding: bool, device: str = "auto"
+) -> dict:
+    dev = resolve_device(device)
     model, history, manifest = train_dense(manifest_path, cfg, conv_padding, dev)
     save_dense(out_path, model.cpu(), cfg, conv_padding, history, manifest)
     return history[-1]
@@ -175,8 +203,12 @@ def predict_dense(model: DenseNet, cfg: DenseConfig, image_path, shape, device: 
     """A network's prediction for one image at `shape` (the mask's resolution): saliency probabilities or a
     segmentation class map."""
     x = resize_image(load_image(image_path), cfg.input_size)[None].to(device)
-    logits = F.interpolate(model(get_preprocessing(cfg.preprocessing)(x)), size=tuple(shape), mode="bilinear",
-                           align_corners=False)[0].cpu()
+    logits = F.interpolate(
+        model(get_preprocessing(cfg.preprocessing)(x)),
+        size=tuple(shape),
+        mode="bilinear",
+        align_corners=False,
+    )[0].cpu()
     return torch.sigmoid(logits[0]).numpy() if cfg.task == "saliency" else logits.argmax(0).numpy()
 
 
@@ -184,7 +216,9 @@ def score_dense(model: DenseNet, cfg: DenseConfig, manifest_path, device: str = 
     """Scores of a trained network on one image set with masks, at each mask's resolution."""
     manifest, records = read_manifest(manifest_path)
     if not all(r.mask for r in records):
-        raise MissingMasks(f"test set {manifest['image_set']!r} has no masks: dense tasks are scored on sets with masks")
+        raise MissingMasks(
+            f"test set {manifest['image_set']!r} has no masks: dense tasks are scored on sets with masks"
+        )
     scores = SaliencyScores() if cfg.task == "saliency" else SegmentationScores(cfg.classes)
     for rec in records:
         mask = load_mask(rec.mask)
@@ -193,14 +227,24 @@ def score_dense(model: DenseNet, cfg: DenseConfig, manifest_path, device: str = 
     return {"n_images": len(records), **scores.result()}
 
 
-def evaluate_dense_model(model_path, test_manifests: dict, out_csv, task_name: str, variant: str,
-                         device: str = "auto") -> pd.DataFrame:
+def evaluate_dense_model(
+    model_path, test_manifests: dict, out_csv, task_name: str, variant: str, device: str = "auto"
+) -> pd.DataFrame:
     """One row per test set: the task, the variant (padded / unpadded) and every score."""
-    dev = resolve_training_device(device)
+    dev = resolve_device(device)
     model, cfg, payload = load_dense(model_path, dev)
-    rows = [{"task": task_name, "kind": cfg.task, "variant": variant, "arch": cfg.arch,
-             "conv_padding": payload["conv_padding"], "test_set": name, **score_dense(model, cfg, path, dev)}
-            for name, path in test_manifests.items()]
+    rows = [
+        {
+            "task": task_name,
+            "kind": cfg.task,
+            "variant": variant,
+            "arch": cfg.arch,
+            "conv_padding": payload["conv_padding"],
+            "test_set": name,
+            **score_dense(model, cfg, path, dev),
+        }
+        for name, path in test_manifests.items()
+    ]
     frame = pd.DataFrame(rows)
     atomic_write_text(out_csv, frame.to_csv(index=False, float_format="%.6g"))
     return frame

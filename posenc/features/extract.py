@@ -2,7 +2,7 @@
 
 All taps come from one forward pass (forward hooks on the trunk's tap modules), are resized bilinearly to
 feature_size x feature_size (align_corners=True, as the official readout does) and streamed to the store
-in image order. Since the readout only ever sees those maps, caching them is exact (PROTOCOL section 4).
+in image order. Since the readout only ever sees those maps, caching them is exact (docs/protocol.md §4).
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -18,13 +19,16 @@ from torch import nn
 from tqdm import tqdm
 
 from posenc import __version__
-from posenc.features.registry import get_backbone
-from posenc.images.sets import file_sha256, read_manifest
+from posenc.config import schema_defaults
 from posenc.errors import ActionableError
-from posenc.images.decode import load_image, resize_image
 from posenc.features.preprocess import get_preprocessing
+from posenc.features.registry import get_arch
 from posenc.features.store import StoreWriter, check_provenance
 from posenc.features.weights import load_trunk
+from posenc.images.decode import load_image, resize_image
+from posenc.images.manifest import read_manifest
+from posenc.io import file_sha256
+from posenc.runtime import resolve_device
 
 PRECISIONS = ("float32", "bfloat16")
 RESIZE = "bilinear, align_corners=True"
@@ -57,16 +61,10 @@ class TapExtractor(nn.Module):
         return {t.name: seen[t.name] for t in self.taps}
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        return {name: F.interpolate(out.float(), size=(self.size, self.size), mode="bilinear", align_corners=True)
-                for name, out in self.native(x).items()}
-
-
-def resolve_device(device: str = "auto") -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError(f"device {device!r} requested but CUDA is not available: set `device: auto` or `cpu`")
-    return torch.device(device)
+        return {
+            name: F.interpolate(out.float(), size=(self.size, self.size), mode="bilinear", align_corners=True)
+            for name, out in self.native(x).items()
+        }
 
 
 def native_sizes(extractor: TapExtractor, input_size: int) -> dict[str, int]:
@@ -75,72 +73,113 @@ def native_sizes(extractor: TapExtractor, input_size: int) -> dict[str, int]:
     return {name: int(t.shape[-1]) for name, t in out.items()}
 
 
-def build_provenance(*, backbone_name: str, arch: str, weights_info, conv_padding: bool, preprocessing,
-                     input_size: int, feature_size: int, manifest: dict, taps, sizes: dict, dtype: str,
-                     precision: str, device: str = "") -> dict:
+_INPUT, _FEATURES = schema_defaults("input"), schema_defaults("features")
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """How every store is made: the `input` and `features` sections of the config (defaults from the schema),
+    the device apart (it is where, not what)."""
+
+    input_size: int = _INPUT["size"]
+    preprocessing: str = _INPUT[
+        "preprocessing"
+    ]  # official, native, imagenet, caffe (a backbone may override)
+    size: int = _FEATURES["size"]  # side of the stored maps
+    dtype: str = _FEATURES["dtype"]
+    precision: str = _FEATURES["precision"]
+    chunk_mb: float = _FEATURES["chunk_mb"]
+    compression_level: int = _FEATURES["compression_level"]
+    batch_size: int = _FEATURES["batch_size"]
+
+    @classmethod
+    def from_dict(cls, values: dict) -> FeatureConfig:
+        """From posenc.plan.feature_settings; a key that is not a field is an error (no silent drop)."""
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"FeatureConfig has no setting {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    def __post_init__(self):
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision {self.precision!r}: choose one of {', '.join(PRECISIONS)}")
+
+
+def build_provenance(
+    backbone: dict, arch, weights_info, prep, cfg: FeatureConfig, manifest: dict, sizes: dict
+) -> dict:
+    """What a store records about how it was made (the key fields decide whether it may be reused)."""
     return {
-        "backbone": backbone_name,
-        "arch": arch,
+        "backbone": backbone.get("name", arch.name),
+        "arch": arch.name,
         "weights_source": weights_info.source,
         "weights_sha256": weights_info.sha256,
         "weights_file": weights_info.file,
         "weights_seed": weights_info.seed,
-        "conv_padding": conv_padding,
-        "preprocessing": preprocessing.as_dict(),
-        "input_size": input_size,
-        "feature_size": feature_size,
+        "conv_padding": backbone.get("conv_padding", True),
+        "preprocessing": prep.as_dict(),
+        "input_size": cfg.input_size,
+        "feature_size": cfg.size,
         "resize": RESIZE,
         "image_set": manifest["image_set"],
         "image_list_hash": manifest["list_hash"],
         "image_count": manifest["count"],
-        "taps": [{"name": t.name, "module": t.module, "channels": t.channels, "stride": t.stride,
-                  "native_size": sizes[t.name]} for t in taps],
-        "dtype": dtype,
-        "precision": precision,
-        "device": device,
+        "taps": [
+            {
+                "name": t.name,
+                "module": t.module,
+                "channels": t.channels,
+                "stride": t.stride,
+                "native_size": sizes[t.name],
+            }
+            for t in arch.taps
+        ],
+        "dtype": cfg.dtype,
+        "precision": cfg.precision,
+        "device": "",
         "posenc_version": __version__,
         "torch_version": torch.__version__,
         "host": platform.node(),
-        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
 
 
-def prepare(backbone: dict, manifest_path, *, input_size=224, feature_size=28, preprocessing="official",
-            dtype="float16", precision="float32", hed_path=None):
+def prepare(backbone: dict, manifest_path, cfg: FeatureConfig = FeatureConfig(), weights_file=None):
     """Load the trunk and everything the store's provenance needs; nothing is computed on images yet."""
-    spec = get_backbone(backbone["arch"])
+    arch = get_arch(backbone["arch"])
     trunk, info = load_trunk(
-        spec.name, backbone.get("weights", "none"), seed=backbone.get("seed", 0),
-        checkpoint=backbone.get("checkpoint"), hed_path=hed_path, conv_padding=backbone.get("conv_padding", True),
+        arch.name,
+        backbone.get("weights", "none"),
+        seed=backbone.get("seed", 0),
+        checkpoint=backbone.get("checkpoint"),
+        weights_file=weights_file,
+        conv_padding=backbone.get("conv_padding", True),
         checkpoint_preprocessing=backbone.get("checkpoint_preprocessing", "imagenet"),
     )
-    prep_name = backbone.get("preprocessing") or preprocessing
+    prep_name = backbone.get("preprocessing") or cfg.preprocessing
     prep = get_preprocessing(info.native_preprocessing if prep_name == "native" else prep_name)
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
-    extractor = TapExtractor(trunk, spec.taps, feature_size)
-    sizes = native_sizes(extractor, input_size)
+    extractor = TapExtractor(trunk, arch.taps, cfg.size)
+    sizes = native_sizes(extractor, cfg.input_size)
     manifest, records = read_manifest(manifest_path)
-    provenance = build_provenance(
-        backbone_name=backbone.get("name", spec.name), arch=spec.name, weights_info=info,
-        conv_padding=backbone.get("conv_padding", True), preprocessing=prep, input_size=input_size,
-        feature_size=feature_size, manifest=manifest, taps=spec.taps, sizes=sizes, dtype=dtype, precision=precision,
-    )
+    provenance = build_provenance(backbone, arch, info, prep, cfg, manifest, sizes)
     return extractor, prep, records, provenance
 
 
-def _load_checked(record, input_size: int) -> torch.Tensor:
+def load_checked(record, input_size: int) -> torch.Tensor:
     """Decode one image of a manifest, refusing a file that changed since the manifest was written."""
     if record.sha256 and file_sha256(record.path) != record.sha256:
-        raise ActionableError(f"{record.path} changed after its image set's manifest was written: rebuild the "
-                           f"manifest (snakemake -R prepare_image_set) so the store's provenance stays true")
+        raise ActionableError(
+            f"{record.path} changed after its image set's manifest was written: rebuild the "
+            f"manifest (snakemake -R prepare_image_set) so the store's provenance stays true"
+        )
     return resize_image(load_image(record.path), input_size)
 
 
 def _batches(records, batch_size, input_size):
     """Decoded, resized image batches in order; decoding runs a batch ahead in a thread."""
+
     def load(batch):
-        return torch.stack([_load_checked(r, input_size) for r in batch])
+        return torch.stack([load_checked(r, input_size) for r in batch])
 
     chunks = [records[i : i + batch_size] for i in range(0, len(records), batch_size)]
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -152,40 +191,52 @@ def _batches(records, batch_size, input_size):
             yield batch
 
 
-def extract_features(backbone: dict, manifest_path, out_path, *, input_size=224, feature_size=28,
-                     preprocessing="official", dtype="float16", chunk_mb=16, compression_level=3, batch_size=16,
-                     device="auto", precision="float32", hed_path=None, progress=True) -> Path:
-    """Write the store of `backbone` on the images of a manifest to out_path; return out_path.
+def extract_features(
+    backbone: dict,
+    manifest_path,
+    out_path,
+    cfg: FeatureConfig = FeatureConfig(),
+    *,
+    device="auto",
+    weights_file=None,
+    progress: bool = True,
+) -> Path:
+    """Write the store of `backbone` (a config entry) on the images of a manifest to out_path; return out_path.
 
     An existing complete store with the same provenance is kept as it is; one with other provenance is
     refused (delete it to rebuild).
     """
     out_path = Path(out_path)
-    extractor, prep, records, provenance = prepare(
-        backbone, manifest_path, input_size=input_size, feature_size=feature_size, preprocessing=preprocessing,
-        dtype=dtype, precision=precision, hed_path=hed_path)
+    extractor, prep, records, provenance = prepare(backbone, manifest_path, cfg, weights_file)
     if out_path.exists():
         check_provenance(out_path, provenance)  # raises when it differs
         return out_path
     dev = resolve_device(device)
     provenance["device"] = dev.type
     extractor.to(dev)
-    channels_last = precision == "bfloat16"
+    channels_last = cfg.precision == "bfloat16"
     if channels_last:
         extractor.to(memory_format=torch.channels_last)
     taps = [(t.name, t.channels) for t in extractor.taps]
-    writer = StoreWriter(out_path, taps, [r.name for r in records], provenance, size=feature_size, dtype=dtype,
-                         chunk_mb=chunk_mb, compression_level=compression_level,
-                         image_groups=[r.group for r in records])
+    writer = StoreWriter(
+        out_path,
+        taps,
+        [r.name for r in records],
+        provenance,
+        size=cfg.size,
+        dtype=cfg.dtype,
+        chunk_mb=cfg.chunk_mb,
+        compression_level=cfg.compression_level,
+        test_inputs=[r.test_input for r in records],
+    )
     label = f"extract {provenance['backbone']} on {provenance['image_set']}"
     with writer, tqdm(total=len(records), desc=label, unit="img", disable=not progress, mininterval=2) as bar:
-        for images in _batches(records, batch_size, input_size):
+        for images in _batches(records, cfg.batch_size, cfg.input_size):
             x = prep(images).to(dev)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
-            with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+            with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=channels_last):
                 feats = extractor(x)
             writer.append({k: v.float().cpu().numpy() for k, v in feats.items()})
             bar.update(len(images))
     return out_path
-

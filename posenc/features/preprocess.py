@@ -1,7 +1,7 @@
 """Input preprocessing: what a backbone sees after an image is resized to the input size.
 
 Images arrive as RGB in [0, 1]. `official` feeds them unchanged, as the paper's code does even for
-pretrained weights (PROTOCOL section 3); the others are the native conventions of the weight sources.
+pretrained weights (docs/protocol.md §3); the others are the native conventions of the weight sources.
 """
 
 from __future__ import annotations
@@ -32,12 +32,27 @@ class Preprocessing:
 PREPROCESSINGS = {
     p.name: p
     for p in (
-        Preprocessing("official", 1.0, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0),
-                      "RGB in [0, 1], no normalisation (the official code)"),
-        Preprocessing("imagenet", 1.0, (0.485, 0.456, 0.406), (0.229, 0.224, 0.225),
-                      "RGB in [0, 1] normalised with the ImageNet mean and std (torchvision weights)"),
-        Preprocessing("caffe", 255.0, (123.68, 116.779, 103.939), (1.0, 1.0, 1.0),
-                      "RGB on the 0..255 scale minus the Caffe VGG mean (HED; first conv reordered to RGB)"),
+        Preprocessing(
+            "official",
+            1.0,
+            (0.0, 0.0, 0.0),
+            (1.0, 1.0, 1.0),
+            "RGB in [0, 1], no normalisation (the official code)",
+        ),
+        Preprocessing(
+            "imagenet",
+            1.0,
+            (0.485, 0.456, 0.406),
+            (0.229, 0.224, 0.225),
+            "RGB in [0, 1] normalised with the ImageNet mean and std (torchvision weights)",
+        ),
+        Preprocessing(
+            "caffe",
+            255.0,
+            (123.68, 116.779, 103.939),
+            (1.0, 1.0, 1.0),
+            "RGB on the 0..255 scale minus the Caffe VGG mean (HED; first conv reordered to RGB)",
+        ),
     )
 }
 
@@ -46,4 +61,6 @@ def get_preprocessing(name: str) -> Preprocessing:
     try:
         return PREPROCESSINGS[name]
     except KeyError:
-        raise ValueError(f"unknown preprocessing {name!r}: choose one of {', '.join(PREPROCESSINGS)}") from None
+        raise ValueError(
+            f"unknown preprocessing {name!r}: choose one of {', '.join(PREPROCESSINGS)}"
+        ) from None

@@ -1,4 +1,4 @@
-"""The feature store: one Zarr group per (backbone, weights, padding, image set), one array per tap.
+"""The feature store: one Zarr group per (backbone, image set), one array per tap.
 
 Each tap is an array (image, channel, y, x) chunked along images only, compressed, with layer-unique
 channel dimension names so that `xarray.open_zarr` opens the group. Provenance sits in the group's
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import warnings
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,14 +21,35 @@ from posenc.errors import ActionableError
 from posenc.io import remove_path, temporary_sibling
 
 STORE_FORMAT = 1
-# Image names are stored as fixed-length strings and metadata is consolidated: both outside the Zarr v3
-# core spec, both read by zarr-python and xarray. Say so here once instead of on every store.
-warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
-warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part.*")
+
+
+@contextmanager
+def _quiet_zarr():
+    """Image names are stored as fixed-length strings and metadata is consolidated: both outside the Zarr v3
+    core spec, both read by zarr-python and xarray. Say so in the docs once instead of on every store."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*does not have a Zarr V3 specification.*")
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part.*")
+        yield
+
+
 FLOAT16_MAX = float(np.finfo(np.float16).max)
 # Provenance entries that must match for a store to be reused; the rest (time, device, versions) is record only.
-KEY_FIELDS = ("store_format", "arch", "weights_source", "weights_sha256", "conv_padding", "preprocessing",
-              "input_size", "feature_size", "resize", "image_list_hash", "taps", "dtype", "precision")
+KEY_FIELDS = (
+    "store_format",
+    "arch",
+    "weights_source",
+    "weights_sha256",
+    "conv_padding",
+    "preprocessing",
+    "input_size",
+    "feature_size",
+    "resize",
+    "image_list_hash",
+    "taps",
+    "dtype",
+    "precision",
+)
 
 
 class StoreError(ActionableError):
@@ -62,16 +84,30 @@ class StoreWriter:
     by one chunk per tap. On success the temporary group is renamed to `path`; on error it is removed.
     """
 
-    def __init__(self, path, taps, image_names, provenance: dict, size: int = 28, dtype: str = "float16",
-                 chunk_mb: float = 16, compression_level: int = 3, image_groups=None):
+    def __init__(
+        self,
+        path,
+        taps,
+        image_names,
+        provenance: dict,
+        size: int = 28,
+        dtype: str = "float16",
+        chunk_mb: float = 16,
+        compression_level: int = 3,
+        test_inputs=None,
+    ):
         self.path = Path(path)
         self.taps = [(name, int(ch)) for name, ch in taps]
         self.names = list(image_names)
-        self.groups = list(image_groups) if image_groups is not None else ["natural"] * len(self.names)
+        self.test_inputs = list(test_inputs) if test_inputs is not None else ["natural"] * len(self.names)
         self.size, self.dtype = size, np.dtype(dtype)
-        self.chunk = images_per_chunk(max(c for _, c in self.taps), size, self.dtype.itemsize, chunk_mb, len(self.names))
+        self.chunk = images_per_chunk(
+            max(c for _, c in self.taps), size, self.dtype.itemsize, chunk_mb, len(self.names)
+        )
         self.compression_level = compression_level
-        self.provenance = dict(provenance, store_format=STORE_FORMAT, dtype=self.dtype.name, feature_size=size)
+        self.provenance = dict(
+            provenance, store_format=STORE_FORMAT, dtype=self.dtype.name, feature_size=size
+        )
         self.tmp = temporary_sibling(self.path)
         self.written = 0
         self._buffer: dict[str, list[np.ndarray]] = {}
@@ -85,12 +121,19 @@ class StoreWriter:
         compressor = BloscCodec(cname="zstd", clevel=self.compression_level, shuffle="shuffle")
         for name, channels in self.taps:
             self.group.create_array(
-                name, shape=(len(self.names), channels, self.size, self.size), dtype=self.dtype,
-                chunks=(self.chunk, channels, self.size, self.size), compressors=[compressor],
-                dimension_names=("image", f"{name}_channel", "y", "x"), fill_value=0,
+                name,
+                shape=(len(self.names), channels, self.size, self.size),
+                dtype=self.dtype,
+                chunks=(self.chunk, channels, self.size, self.size),
+                compressors=[compressor],
+                dimension_names=("image", f"{name}_channel", "y", "x"),
+                fill_value=0,
             )
-        self.group.create_array("image", data=np.array(self.names, dtype=str), dimension_names=("image",))
-        self.group.create_array("test_input", data=np.array(self.groups, dtype=str), dimension_names=("image",))
+        with _quiet_zarr():
+            self.group.create_array("image", data=np.array(self.names, dtype=str), dimension_names=("image",))
+            self.group.create_array(
+                "test_input", data=np.array(self.test_inputs, dtype=str), dimension_names=("image",)
+            )
         self.group.attrs["posenc"] = {"complete": False, **self.provenance}
         self._buffer = {name: [] for name, _ in self.taps}
         return self
@@ -108,13 +151,17 @@ class StoreWriter:
 
     def _checked(self, name: str, values: np.ndarray) -> np.ndarray:
         if not np.isfinite(values).all():
-            raise StoreError(f"tap {name} produced NaN or infinite values (images {self.written + self._buffered}..): "
-                             f"the backbone diverges on this input; check its weights and preprocessing")
+            raise StoreError(
+                f"tap {name} produced NaN or infinite values (images {self.written + self._buffered}..): "
+                f"the backbone diverges on this input; check its weights and preprocessing"
+            )
         if self.dtype == np.float16:
             peak = float(np.abs(values).max())
             if peak > FLOAT16_MAX:
-                raise StoreError(f"tap {name} reaches {peak:.3g}, beyond float16's {FLOAT16_MAX:.0f}: set "
-                                 f"`features.dtype: float32` in the config for this backbone")
+                raise StoreError(
+                    f"tap {name} reaches {peak:.3g}, beyond float16's {FLOAT16_MAX:.0f}: set "
+                    f"`features.dtype: float32` in the config for this backbone"
+                )
         return values.astype(self.dtype, copy=False)
 
     def _flush(self, count: int) -> None:
@@ -136,7 +183,8 @@ class StoreWriter:
             remove_path(self.tmp)
             raise StoreError(f"store {self.path}: {self.written} images written, {len(self.names)} expected")
         self.group.attrs["posenc"] = {"complete": True, **self.provenance}
-        zarr.consolidate_metadata(self.tmp)
+        with _quiet_zarr():
+            zarr.consolidate_metadata(self.tmp)
         remove_path(self.path)
         self.tmp.rename(self.path)
         return False
@@ -145,12 +193,16 @@ class StoreWriter:
 def read_provenance(path) -> dict:
     path = Path(path)
     if not (path / "zarr.json").is_file():
-        raise StoreError(f"no feature store at {path}: extract it first (snakemake builds it; or `posenc extract`)")
+        raise StoreError(
+            f"no feature store at {path}: extract it first (snakemake builds it; or `posenc extract`)"
+        )
     attrs = zarr.open_group(path, mode="r").attrs.asdict().get("posenc")
     if not attrs:
         raise StoreError(f"{path} is a Zarr group but not a posenc feature store")
     if not attrs.get("complete"):
-        raise StoreError(f"feature store {path} is incomplete (interrupted write): delete it and extract again")
+        raise StoreError(
+            f"feature store {path} is incomplete (interrupted write): delete it and extract again"
+        )
     return attrs
 
 
@@ -160,9 +212,13 @@ def check_provenance(path, expect: dict) -> dict:
     have, want = store_key(found), store_key({"store_format": STORE_FORMAT, **expect})
     diff = [k for k in KEY_FIELDS if have[k] != want[k]]
     if diff:
-        lines = "; ".join(f"{k}: store has {json.dumps(have[k])[:120]}, requested {json.dumps(want[k])[:120]}" for k in diff)
-        raise StoreError(f"feature store {path} does not match the request ({lines}). It was built from other "
-                         f"inputs: delete it and extract again (a Snakemake run rebuilds it).")
+        lines = "; ".join(
+            f"{k}: store has {json.dumps(have[k])[:120]}, requested {json.dumps(want[k])[:120]}" for k in diff
+        )
+        raise StoreError(
+            f"feature store {path} does not match the request ({lines}). It was built from other "
+            f"inputs: delete it and extract again (a Snakemake run rebuilds it)."
+        )
     return found
 
 
@@ -172,7 +228,8 @@ class StoreReader:
     def __init__(self, path, taps=None, expect: dict | None = None):
         self.path = Path(path)
         self.provenance = check_provenance(path, expect) if expect else read_provenance(path)
-        self.group = zarr.open_group(self.path, mode="r", use_consolidated=True)
+        with _quiet_zarr():
+            self.group = zarr.open_group(self.path, mode="r", use_consolidated=True)
         all_taps = [t["name"] for t in self.provenance["taps"]]
         self.taps = list(all_taps if taps in (None, "all") else taps)
         unknown = [t for t in self.taps if t not in all_taps]
@@ -210,11 +267,15 @@ def describe_store(path) -> str:
         raw, stored = arr.nbytes, _stored_bytes(path / tap["name"])
         total_raw += raw
         total_stored += stored
-        lines.append(f"  {tap['name']:<10} shape {arr.shape} chunks {arr.chunks} {arr.dtype} "
-                     f"stride {tap['stride']} native {tap['native_size']}px  {raw / 2**20:.1f} MiB -> "
-                     f"{stored / 2**20:.1f} MiB (x{raw / max(stored, 1):.2f})")
-    lines.append(f"  total {total_raw / 2**20:.1f} MiB raw, {total_stored / 2**20:.1f} MiB stored, "
-                 f"compression ratio {total_raw / max(total_stored, 1):.2f}")
+        lines.append(
+            f"  {tap['name']:<10} shape {arr.shape} chunks {arr.chunks} {arr.dtype} "
+            f"stride {tap['stride']} native {tap['native_size']}px  {raw / 2**20:.1f} MiB -> "
+            f"{stored / 2**20:.1f} MiB (x{raw / max(stored, 1):.2f})"
+        )
+    lines.append(
+        f"  total {total_raw / 2**20:.1f} MiB raw, {total_stored / 2**20:.1f} MiB stored, "
+        f"compression ratio {total_raw / max(total_stored, 1):.2f}"
+    )
     lines.append("  provenance:")
     for key, value in prov.items():
         if key != "taps":

@@ -4,7 +4,7 @@ Saliency: a background crop of one photo and a foreground cut from another photo
 placed with the centre bias of saliency data sets (object centres drawn around the image centre, as in
 MSRA10K), mask 255 inside the blob. Segmentation: one to three objects of `classes` shape classes (ellipse,
 rectangle, triangle, ...) cut from other photos, anywhere in the image, label map 0 (background) or the
-class index. Train and test come from disjoint photos (the embedded splits of posenc.datasets).
+class index. Train and test come from disjoint photos (the embedded splits of posenc.images.embedded).
 """
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from posenc.images.sets import EMBEDDED_SOURCES, ImageRecord, _as_rgb_uint8
+from posenc.images.embedded import photos as split_photos
+from posenc.images.manifest import ImageRecord
 
 SIDE = 256  # pixels of each written image
 SHAPES = ("ellipse", "rectangle", "triangle", "diamond")  # segmentation classes 1..len(SHAPES)
 CENTRE_SD = 0.12  # saliency: sd of the object centre around the image centre, as a fraction of the side
-
-
-def _photos(split: str) -> dict[str, np.ndarray]:
-    return {name: _as_rgb_uint8(load()) for name, load in EMBEDDED_SOURCES[split].items()}
 
 
 def _crop(photo: np.ndarray, rng: np.random.Generator, side: int = SIDE) -> np.ndarray:
@@ -60,7 +57,9 @@ def shape_mask(shape: str, cy: float, cx: float, radius: float, angle: float, si
         for i in range(n):
             a = 2 * np.pi * i / n
             px, py = radius * scale[0] * np.cos(a), radius * scale[1] * np.sin(a)
-            pts.append((cx + px * np.cos(start) - py * np.sin(start), cy + px * np.sin(start) + py * np.cos(start)))
+            pts.append(
+                (cx + px * np.cos(start) - py * np.sin(start), cy + px * np.sin(start) + py * np.cos(start))
+            )
         draw.polygon(pts, fill=1)
     return np.asarray(canvas, dtype=bool)
 
@@ -75,7 +74,9 @@ def saliency_composite(photos: dict, rng: np.random.Generator) -> tuple[np.ndarr
     return image, (mask * 255).astype(np.uint8)
 
 
-def segmentation_composite(photos: dict, rng: np.random.Generator, classes: int) -> tuple[np.ndarray, np.ndarray]:
+def segmentation_composite(
+    photos: dict, rng: np.random.Generator, classes: int
+) -> tuple[np.ndarray, np.ndarray]:
     names = sorted(photos)
     back = int(rng.integers(len(names)))
     image = _crop(photos[names[back]], rng).copy()
@@ -98,7 +99,7 @@ def build_composites(task: str, split: str, count: int, out_dir, seed: int = 0, 
         raise ValueError(f"segmentation composites have 1..{len(SHAPES)} classes, not {classes}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    photos = _photos(split)
+    photos = split_photos(split)
     records = []
     for k in range(count):
         rng = np.random.default_rng([seed, k, len(split), 7])
@@ -109,6 +110,12 @@ def build_composites(task: str, split: str, count: int, out_dir, seed: int = 0, 
         name = f"{task}_{split}_{k:05d}"
         Image.fromarray(image).save(out_dir / f"{name}.png")
         Image.fromarray(mask).save(out_dir / f"{name}.mask.png")
-        records.append(ImageRecord(name=name, path=str(out_dir / f"{name}.png"), group="natural",
-                                   mask=str(out_dir / f"{name}.mask.png")))
+        records.append(
+            ImageRecord(
+                name=name,
+                path=str(out_dir / f"{name}.png"),
+                test_input="natural",
+                mask=str(out_dir / f"{name}.mask.png"),
+            )
+        )
     return records

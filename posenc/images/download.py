@@ -9,7 +9,6 @@ looks complete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import tarfile
@@ -19,13 +18,21 @@ import zipfile
 from pathlib import Path
 from urllib.parse import urlparse
 
+from tqdm import tqdm
+
 from posenc.errors import ActionableError
 from posenc.images.decode import IMAGE_EXTENSIONS
-from posenc.io import atomic_path, remove_path, temporary_sibling
+from posenc.io import (
+    CHECKSUM_ALGORITHMS,
+    atomic_path,
+    file_digests,
+    parse_checksum,
+    remove_path,
+    temporary_sibling,
+)
 
 log = logging.getLogger(__name__)
 
-CHECKSUM_ALGORITHMS = {"sha256": 64, "md5": 32}
 INFO_FILE = "posenc-dataset.json"  # written into an unpacked data set: where it came from, what it holds
 
 
@@ -41,53 +48,38 @@ class UnpackError(ActionableError):
     pass
 
 
-def parse_checksum(text: str) -> tuple[str, str] | None:
-    """'sha256:<hex>' or 'md5:<hex>' -> (algorithm, hex); '' -> None."""
-    if not text:
-        return None
-    algo, sep, digest = text.partition(":")
-    digest = digest.strip().lower()
-    if not sep or algo not in CHECKSUM_ALGORITHMS or len(digest) != CHECKSUM_ALGORITHMS[algo] or \
-            any(c not in "0123456789abcdef" for c in digest):
-        raise ValueError(f"checksum {text!r}: write it as sha256:<64 hex digits> or md5:<32 hex digits>")
-    return algo, digest
+def archive_name(entry: dict) -> str:
+    return entry.get("archive") or Path(urlparse(entry["url"]).path).name
 
 
-def file_digests(path, block: int = 1 << 20) -> dict[str, str]:
-    """sha256 and md5 of a file in one read."""
-    hashes = {name: hashlib.new(name) for name in CHECKSUM_ALGORITHMS}
-    with open(path, "rb") as fh:
-        while chunk := fh.read(block):
-            for h in hashes.values():
-                h.update(chunk)
-    return {name: h.hexdigest() for name, h in hashes.items()}
+def manual_instructions(name: str, entry: dict, dest) -> str:
+    pinned = f" (checked against {entry['checksum']})" if entry.get("checksum") else ""
+    return (
+        f"To place it by hand: on a machine with internet download {entry['url']} (a browser, or "
+        f"`curl -L -o {archive_name(entry)} '{entry['url']}'`), copy it to {Path(dest).resolve()}{pinned} and "
+        f"rerun. If you already have the images unpacked, point the image set at them instead: "
+        f"`{{source: folder, path: /where/they/are/{entry['images']}}}`."
+    )
 
 
-def archive_name(spec: dict) -> str:
-    return spec.get("archive") or Path(urlparse(spec["url"]).path).name
-
-
-def manual_instructions(name: str, spec: dict, dest) -> str:
-    pinned = f" (checked against {spec['checksum']})" if spec.get("checksum") else ""
-    return (f"To place it by hand: on a machine with internet download {spec['url']} (a browser, or "
-            f"`curl -L -o {archive_name(spec)} '{spec['url']}'`), copy it to {Path(dest).resolve()}{pinned} and "
-            f"rerun. If you already have the images unpacked, point the image set at them instead: "
-            f"`{{source: folder, path: /where/they/are/{spec['images']}}}`.")
-
-
-def verify_archive(path, name: str, spec: dict, dest) -> dict[str, str]:
+def verify_archive(path, name: str, entry: dict, dest) -> dict[str, str]:
     """Check the archive's checksum (when the config pins one); return its digests."""
-    digests = file_digests(path)
-    pinned = parse_checksum(spec.get("checksum", ""))
+    digests = file_digests(path, tuple(CHECKSUM_ALGORITHMS))
+    pinned = parse_checksum(entry.get("checksum", ""))
     if pinned is None:
-        log.warning("datasets.%s: no checksum pinned; the archive's sha256 is %s. Pin it with "
-                    "`checksum: sha256:%s` so a changed archive is noticed (the image count is checked anyway).",
-                    name, digests["sha256"], digests["sha256"])
+        log.warning(
+            "datasets.%s: no checksum pinned; the archive's sha256 is %s. Pin it with "
+            "`checksum: sha256:%s` so a changed archive is noticed (the image count is checked anyway).",
+            name,
+            digests["sha256"],
+            digests["sha256"],
+        )
     elif digests[pinned[0]] != pinned[1]:
         raise ChecksumMismatch(
             f"datasets.{name}: {path} has {pinned[0]} {digests[pinned[0]]}, expected {pinned[1]}: the file is "
             f"damaged or not the expected archive. Delete it and rerun to download it again. "
-            + manual_instructions(name, spec, dest))
+            + manual_instructions(name, entry, dest)
+        )
     return digests
 
 
@@ -99,8 +91,6 @@ def download(url: str, dest, timeout: float = 60.0, progress: bool = True) -> Pa
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp, open(tmp, "wb") as out:
             total = int(resp.headers.get("Content-Length") or 0) or None
-            from tqdm import tqdm
-
             with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
                 while chunk := resp.read(1 << 20):
                     out.write(chunk)
@@ -116,25 +106,29 @@ def download(url: str, dest, timeout: float = 60.0, progress: bool = True) -> Pa
     return dest
 
 
-def fetch_archive(name: str, spec: dict, downloads_dir="resources/downloads", progress: bool = True) -> tuple[Path, dict]:
+def fetch_archive(
+    name: str, entry: dict, downloads_dir="resources/downloads", progress: bool = True
+) -> tuple[Path, dict]:
     """The data set's archive in downloads_dir, downloaded unless already there; checked; with its digests."""
-    dest = Path(downloads_dir) / archive_name(spec)
+    dest = Path(downloads_dir) / archive_name(entry)
     if dest.is_file():
         log.info("datasets.%s: using %s (already there)", name, dest)
     else:
-        log.info("datasets.%s: downloading %s to %s", name, spec["url"], dest)
+        log.info("datasets.%s: downloading %s to %s", name, entry["url"], dest)
         try:
-            download(spec["url"], dest, progress=progress)
+            download(entry["url"], dest, progress=progress)
         except DownloadError as err:
-            raise DownloadError(f"datasets.{name}: {err}. " + manual_instructions(name, spec, dest)) from err
-    return dest, verify_archive(dest, name, spec, dest)
+            raise DownloadError(f"datasets.{name}: {err}. " + manual_instructions(name, entry, dest)) from err
+    return dest, verify_archive(dest, name, entry, dest)
 
 
 def _safe_members(names, archive) -> None:
     for member in names:
         parts = Path(member).parts
         if Path(member).is_absolute() or ".." in parts:
-            raise UnpackError(f"{archive} holds an unsafe path {member!r} (absolute or with ..): not unpacking it")
+            raise UnpackError(
+                f"{archive} holds an unsafe path {member!r} (absolute or with ..): not unpacking it"
+            )
 
 
 def extract_archive(archive, out_dir) -> None:
@@ -149,7 +143,9 @@ def extract_archive(archive, out_dir) -> None:
             _safe_members(tf.getnames(), archive)
             tf.extractall(out_dir, filter="data")
     else:
-        raise UnpackError(f"{archive} is neither a zip nor a tar archive: delete it and rerun to download it again")
+        raise UnpackError(
+            f"{archive} is neither a zip nor a tar archive: delete it and rerun to download it again"
+        )
 
 
 def count_images(folder, pattern: str | None = None) -> int:
@@ -159,14 +155,16 @@ def count_images(folder, pattern: str | None = None) -> int:
     return sum(1 for p in files if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
 
 
-def masks_spec(spec: dict) -> dict | None:
+def masks_entry(entry: dict) -> dict | None:
     """The masks' own archive of a data set that ships them apart (ECSSD, DUT-OMRON), as an archive entry."""
-    if not spec.get("masks_url"):
+    if not entry.get("masks_url"):
         return None
-    return {"url": spec["masks_url"], "checksum": spec.get("masks_checksum", ""), "images": spec["masks"]}
+    return {"url": entry["masks_url"], "checksum": entry.get("masks_checksum", ""), "images": entry["masks"]}
 
 
-def unpack_dataset(name: str, spec: dict, archive, out_dir, digests: dict | None = None, masks_archive=None) -> dict:
+def unpack_dataset(
+    name: str, entry: dict, archive, out_dir, digests: dict | None = None, masks_archive=None
+) -> dict:
     """Unpack the archive (and the masks' archive) to out_dir atomically, check the image count and the mask
     folder, and record where it came from."""
     out_dir = Path(out_dir)
@@ -175,37 +173,53 @@ def unpack_dataset(name: str, spec: dict, archive, out_dir, digests: dict | None
         if masks_archive is not None:
             extract_archive(masks_archive, tmp)
         top = ", ".join(sorted(p.name for p in Path(tmp).iterdir())[:10])
-        images = Path(tmp) / spec["images"]
+        images = Path(tmp) / entry["images"]
         if not images.is_dir():
-            raise UnpackError(f"datasets.{name}: {archive} has no folder {spec['images']!r} (its top level: "
-                              f"{top}); set `datasets.{name}.images` to the image folder inside it")
-        if spec.get("masks") and not (Path(tmp) / spec["masks"]).is_dir():
-            raise UnpackError(f"datasets.{name}: no mask folder {spec['masks']!r} after unpacking (top level: "
-                              f"{top}); set `datasets.{name}.masks` to the mask folder inside the archive")
-        found = count_images(images, spec.get("pattern"))
-        if spec.get("count") is not None and found != spec["count"]:
-            raise UnpackError(f"datasets.{name}: {spec['images']} in {archive} holds {found} images, expected "
-                              f"{spec['count']}: the archive is not the expected one (delete it and rerun to "
-                              f"download it again), or set `datasets.{name}.count` to {found} if you mean it")
-        info = {"dataset": name, "url": spec["url"], "archive": str(archive), "checksum": spec.get("checksum", ""),
-                **({f"archive_{k}": v for k, v in (digests or {}).items()}), "images": spec["images"],
-                "count": found}
+            raise UnpackError(
+                f"datasets.{name}: {archive} has no folder {entry['images']!r} (its top level: "
+                f"{top}); set `datasets.{name}.images` to the image folder inside it"
+            )
+        if entry.get("masks") and not (Path(tmp) / entry["masks"]).is_dir():
+            raise UnpackError(
+                f"datasets.{name}: no mask folder {entry['masks']!r} after unpacking (top level: "
+                f"{top}); set `datasets.{name}.masks` to the mask folder inside the archive"
+            )
+        found = count_images(images, entry.get("pattern"))
+        if entry.get("count") is not None and found != entry["count"]:
+            raise UnpackError(
+                f"datasets.{name}: {entry['images']} in {archive} holds {found} images, expected "
+                f"{entry['count']}: the archive is not the expected one (delete it and rerun to "
+                f"download it again), or set `datasets.{name}.count` to {found} if you mean it"
+            )
+        info = {
+            "dataset": name,
+            "url": entry["url"],
+            "archive": str(archive),
+            "checksum": entry.get("checksum", ""),
+            **({f"archive_{k}": v for k, v in (digests or {}).items()}),
+            "images": entry["images"],
+            "count": found,
+        }
         (Path(tmp) / INFO_FILE).write_text(json.dumps(info, indent=1))
-    log.info("datasets.%s: %d images in %s", name, found, out_dir / spec["images"])
+    log.info("datasets.%s: %d images in %s", name, found, out_dir / entry["images"])
     return info
 
 
-def fetch_dataset(name: str, spec: dict, out_dir, downloads_dir="resources/downloads", progress: bool = True) -> dict:
-    archive, digests = fetch_archive(name, spec, downloads_dir, progress)
-    masks = masks_spec(spec)
+def fetch_dataset(
+    name: str, entry: dict, out_dir, downloads_dir="resources/downloads", progress: bool = True
+) -> dict:
+    archive, digests = fetch_archive(name, entry, downloads_dir, progress)
+    masks = masks_entry(entry)
     masks_archive = fetch_archive(f"{name} (masks)", masks, downloads_dir, progress)[0] if masks else None
-    return unpack_dataset(name, spec, archive, out_dir, digests, masks_archive)
+    return unpack_dataset(name, entry, archive, out_dir, digests, masks_archive)
 
 
-def dataset_images(dataset_dir, spec: dict) -> Path:
+def dataset_images(dataset_dir, entry: dict) -> Path:
     """The image folder of an unpacked data set; an error that says how to get it when it is not there."""
     info = Path(dataset_dir) / INFO_FILE
     if not info.is_file():
-        raise UnpackError(f"{dataset_dir} is not an unpacked data set (no {INFO_FILE}): run the rule "
-                                f"download_dataset (snakemake does this for you) or use an image folder")
-    return Path(dataset_dir) / spec["images"]
+        raise UnpackError(
+            f"{dataset_dir} is not an unpacked data set (no {INFO_FILE}): run the rule "
+            f"download_dataset (snakemake does this for you) or use an image folder"
+        )
+    return Path(dataset_dir) / entry["images"]

@@ -1,14 +1,19 @@
-"""Scoring trained heads on test stores: per image and target, SPC and MAE at the evaluation size."""
+"""Scoring trained readouts on test stores: per image and target, SPC and MAE at the evaluation size."""
 
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import torch
 
+from posenc.errors import ActionableError
+from posenc.features.store import KEY_FIELDS, StoreError, StoreReader, store_key
+from posenc.io import atomic_path, atomic_write_text
 from posenc.probe.metrics import mae, ranks, spearman
 from posenc.probe.readout import upsample
-from posenc.features.store import KEY_FIELDS, StoreError, StoreReader, store_key
 from posenc.probe.targets import target_tensor
+from posenc.probe.training import load_heads
+from posenc.runtime import resolve_device
 
 # A test store must share everything with the training store but the images.
 SAME_BACKBONE_FIELDS = tuple(k for k in KEY_FIELDS if k != "image_list_hash")
@@ -18,12 +23,25 @@ def check_same_backbone(train_provenance: dict, test_provenance: dict, where: st
     a, b = store_key(train_provenance), store_key(test_provenance)
     diff = [k for k in SAME_BACKBONE_FIELDS if a[k] != b[k]]
     if diff:
-        raise StoreError(f"test store {where} was not extracted like the training store (differs in "
-                         f"{', '.join(diff)}): rebuild it with the same backbone settings")
+        raise StoreError(
+            f"test store {where} was not extracted like the training store (differs in "
+            f"{', '.join(diff)}): rebuild it with the same backbone settings"
+        )
 
 
-def evaluate_store(heads, targets, spec, store_path, train_provenance: dict, *, output_size: int = 224,
-                   stripe_range: str = "unit", batch_size: int = 32, device: str = "cpu", keep: list | None = None):
+def evaluate_store(
+    heads,
+    targets,
+    spec,
+    store_path,
+    train_provenance: dict,
+    *,
+    output_size: int = 224,
+    stripe_range: str = "unit",
+    batch_size: int = 32,
+    device: str = "cpu",
+    keep: list | None = None,
+):
     """Rows {image, test_input, target, spc, mae} for every image of a store and every head.
 
     If `keep` is a list, the readout-size predictions (batch, T, h, w) are appended to it.
@@ -42,14 +60,16 @@ def evaluate_store(heads, targets, spec, store_path, train_provenance: dict, *, 
             keep.append(small.cpu().numpy())
         for i in range(stop - start):
             for k, t in enumerate(targets):
-                rows.append({
-                    "image_set": reader.provenance["image_set"],
-                    "image": reader.image_names[start + i],
-                    "test_input": reader.test_inputs[start + i],
-                    "target": t,
-                    "spc": spearman(preds[i, k], maps[k], map_ranks[k]),
-                    "mae": mae(preds[i, k], maps[k]),
-                })
+                rows.append(
+                    {
+                        "image_set": reader.provenance["image_set"],
+                        "image": reader.image_names[start + i],
+                        "test_input": reader.test_inputs[start + i],
+                        "target": t,
+                        "spc": spearman(preds[i, k], maps[k], map_ranks[k]),
+                        "mae": mae(preds[i, k], maps[k]),
+                    }
+                )
     return rows
 
 
@@ -57,38 +77,71 @@ def run_columns(payload: dict, spec) -> dict:
     """Columns that identify a trained readout in every metrics row."""
     prov = payload["store_provenance"]
     return {
-        "backbone": prov["backbone"], "arch": prov["arch"], "weights": prov["weights_source"],
-        "conv_padding": prov["conv_padding"], "preprocessing": prov["preprocessing"]["name"],
-        "readout": spec.id, "layers": spec.layers, "kernel": spec.kernel, "readout_padding": spec.padding,
+        "backbone": prov["backbone"],
+        "arch": prov["arch"],
+        "weights": prov["weights_source"],
+        "conv_padding": prov["conv_padding"],
+        "preprocessing": prov["preprocessing"]["name"],
+        "readout": spec.id,
+        "layers": spec.layers,
+        "kernel": spec.kernel,
+        "readout_padding": spec.padding,
         "taps": "all" if not spec.taps else "+".join(spec.taps),
-        "stripe_range": payload["train_config"]["stripe_range"], "seed": payload["seed"],
+        "stripe_range": payload["train_config"]["stripe_range"],
+        "seed": payload["seed"],
     }
 
 
-def evaluate_readout(heads_path, test_stores, out_csv, predictions_path=None, device: str = "cpu") -> int:
+def evaluate_readout(
+    heads_path,
+    test_stores,
+    out_csv,
+    predictions_path=None,
+    *,
+    output_size: int,
+    stripe_range: str,
+    device="cpu",
+) -> int:
     """Score saved heads on every test store; write one CSV row per image and target. Returns the row count.
 
+    `output_size` and `stripe_range` must be those the heads were trained with (else the heads are stale).
     With predictions_path, also save the readout-size predictions (float16 npz: image, test_input, image_set,
     targets, pred (N, T, h, w)) for the figures.
     """
-    import pandas as pd
-
-    from posenc.io import atomic_path, atomic_write_text
-    from posenc.probe.training import load_heads
-
+    device = resolve_device(device)
     heads, targets, spec, payload = load_heads(heads_path, device)
-    cfg = payload["train_config"]
+    trained = {k: payload["train_config"][k] for k in ("output_size", "stripe_range")}
+    asked = {"output_size": output_size, "stripe_range": stripe_range}
+    if trained != asked:
+        raise ActionableError(
+            f"readout {heads_path} was trained with {trained}, evaluation asks for {asked}: it is stale; "
+            f"delete it and rerun the workflow (snakemake retrains it)"
+        )
     rows, kept = [], []
     for store in test_stores:
-        rows += evaluate_store(heads, targets, spec, store, payload["store_provenance"], output_size=cfg["output_size"],
-                               stripe_range=cfg["stripe_range"], device=device, keep=kept)
+        rows += evaluate_store(
+            heads,
+            targets,
+            spec,
+            store,
+            payload["store_provenance"],
+            output_size=output_size,
+            stripe_range=stripe_range,
+            device=device,
+            keep=kept,
+        )
     meta = run_columns(payload, spec)
     frame = pd.DataFrame([{**meta, **r} for r in rows])
     if predictions_path is not None:
         first = frame[frame["target"] == targets[0]]
         with atomic_path(predictions_path) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, image=first["image"].to_numpy(str), test_input=first["test_input"].to_numpy(str),
-                     image_set=first["image_set"].to_numpy(str), targets=np.array(targets, dtype=str),
-                     pred=np.concatenate(kept).astype(np.float16))
+            np.savez(
+                fh,
+                image=first["image"].to_numpy(str),
+                test_input=first["test_input"].to_numpy(str),
+                image_set=first["image_set"].to_numpy(str),
+                targets=np.array(targets, dtype=str),
+                pred=np.concatenate(kept).astype(np.float16),
+            )
     atomic_write_text(out_csv, frame.to_csv(index=False, float_format="%.6g"))
     return len(frame)

@@ -1,9 +1,10 @@
-"""SPC and MAE per image (PROTOCOL section 6)."""
+"""SPC and MAE per image (docs/protocol.md §6)."""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.stats import rankdata, t as student_t
+from scipy.stats import rankdata
+from scipy.stats import t as student_t
 
 # A prediction whose range is below this is constant: its rank correlation is undefined, reported as 0.
 CONSTANT_RANGE = 1e-6

@@ -1,59 +1,20 @@
-"""The position encoding module ("PosENet" readout, PROTOCOL section 4) and its naming.
+"""The position encoding module ("PosENet" readout, docs/protocol.md §4), its initialisation and its loss.
 
-L layers of k x k convolutions with padding p; every layer but the last is Conv -> BatchNorm -> ReLU and
-keeps the channel width (or, an option beyond the paper for small budgets, narrows to `hidden`), the last is Conv(C -> 1) -> BatchNorm(1) -> Sigmoid. Its output is upsampled
+L layers of k x k convolutions with padding p (the shape, posenc.plan.ReadoutSpec); every layer but the
+last is Conv -> BatchNorm -> ReLU and keeps the channel width (or, an option beyond the paper for small
+budgets, narrows to `hidden`), the last is Conv(C -> 1) -> BatchNorm(1) -> Sigmoid. Its output is upsampled
 bilinearly (align_corners=False) to the evaluation size, where loss and metrics are computed.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-_ID = re.compile(r"^L(?P<layers>\d+)-k(?P<kernel>\d+)-p(?P<padding>\d+)(-h(?P<hidden>\d+))?-(?P<taps>[A-Za-z0-9_+]+)$")
-
-
-@dataclass(frozen=True)
-class ReadoutSpec:
-    layers: int = 1
-    kernel: int = 3
-    padding: int = 0
-    taps: tuple[str, ...] | None = None  # None: every tap of the store
-    hidden: int | None = None  # channels of each hidden layer per head; None: the input width (the paper)
-
-    def __post_init__(self):
-        if self.layers < 1 or self.kernel < 1 or self.padding < 0 or (self.hidden is not None and self.hidden < 1):
-            raise ValueError(f"readout needs layers >= 1, kernel >= 1, padding >= 0, hidden >= 1; got {self}")
-        if self.layers == 1:
-            object.__setattr__(self, "hidden", None)  # a one-layer readout has no hidden layer
-
-    @property
-    def id(self) -> str:
-        """A file-name-safe identifier, e.g. L1-k3-p0-all, L3-k3-p0-h16-all or L1-k3-p0-relu5_3."""
-        taps = "all" if not self.taps else "+".join(self.taps)
-        hidden = "" if self.hidden is None else f"-h{self.hidden}"
-        return f"L{self.layers}-k{self.kernel}-p{self.padding}{hidden}-{taps}"
-
-    @classmethod
-    def from_id(cls, text: str) -> "ReadoutSpec":
-        match = _ID.match(text)
-        if not match:
-            raise ValueError(f"{text!r} is not a readout id such as L1-k3-p0-all")
-        taps = match["taps"]
-        return cls(int(match["layers"]), int(match["kernel"]), int(match["padding"]),
-                   None if taps == "all" else tuple(taps.split("+")),
-                   int(match["hidden"]) if match["hidden"] else None)
-
-    def output_size(self, feature_size: int) -> int:
-        size = feature_size
-        for _ in range(self.layers):
-            size = size + 2 * self.padding - self.kernel + 1
-        return size
+from posenc.plan import ReadoutSpec
 
 
 def head_seed(seed: int, target: str) -> int:
@@ -89,8 +50,13 @@ class PosENet(nn.Module):
     as it would alone, while the input features are read (and im2col'ed) once for all of them.
     """
 
-    def __init__(self, in_channels: int, spec: ReadoutSpec = ReadoutSpec(), n_heads: int = 1,
-                 generators: list[torch.Generator] | None = None):
+    def __init__(
+        self,
+        in_channels: int,
+        spec: ReadoutSpec = ReadoutSpec(),
+        n_heads: int = 1,
+        generators: list[torch.Generator] | None = None,
+    ):
         super().__init__()
         self.in_channels, self.spec, self.n_heads = in_channels, spec, n_heads
         layers = []
@@ -101,8 +67,13 @@ class PosENet(nn.Module):
             out_channels = per_head_out * n_heads
             # the first layer as one matrix product when its k*k*out products are few beside its inputs
             kind = ShiftConv2d if i == 0 and spec.kernel**2 * out_channels <= in_channels else nn.Conv2d
-            conv = kind(in_channels if i == 0 else hidden * n_heads, out_channels, spec.kernel, padding=spec.padding,
-                        groups=1 if i == 0 else n_heads)
+            conv = kind(
+                in_channels if i == 0 else hidden * n_heads,
+                out_channels,
+                spec.kernel,
+                padding=spec.padding,
+                groups=1 if i == 0 else n_heads,
+            )
             layers += [conv, nn.BatchNorm2d(conv.out_channels), nn.Sigmoid() if last else nn.ReLU()]
         self.body = nn.Sequential(*layers)
         generators = generators or [None] * n_heads
@@ -110,7 +81,9 @@ class PosENet(nn.Module):
             if isinstance(m, nn.Conv2d):
                 per_head = m.out_channels // n_heads
                 for h in range(n_heads):  # each head's slice initialised as a lone Conv2d would be
-                    nn.init.xavier_uniform_(m.weight[h * per_head : (h + 1) * per_head], generator=generators[h])
+                    nn.init.xavier_uniform_(
+                        m.weight[h * per_head : (h + 1) * per_head], generator=generators[h]
+                    )
                 nn.init.zeros_(m.bias)
             elif isinstance(m, nn.BatchNorm2d):
                 nn.init.ones_(m.weight)

@@ -1,4 +1,4 @@
-"""The five content-independent position maps a readout is trained to draw (PROTOCOL section 2).
+"""The five content-independent position maps a readout is trained to draw (docs/protocol.md §2).
 
 Maps are generated at the official file size (256x256), where they match the official PNGs, and compared
 with predictions at the evaluation size (224x224) after a bilinear resize, as the official code does.

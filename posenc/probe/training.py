@@ -1,4 +1,4 @@
-"""Training readouts from a feature store (PROTOCOL section 5).
+"""Training readouts from a feature store (docs/protocol.md §5).
 
 The heads of all targets are trained in the same pass over the store: each mini-batch is read once and
 given to every head. Heads share no parameter and their initialisation depends on (run seed, target) only,
@@ -14,31 +14,43 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from posenc.io import atomic_path
-from posenc.probe.readout import PosENet, ReadoutSpec, UpsampledMSE, build_heads
+from posenc.config import schema_defaults, schema_property
 from posenc.features.store import StoreReader
+from posenc.io import atomic_path
+from posenc.plan import ReadoutSpec
+from posenc.probe.readout import PosENet, UpsampledMSE, build_heads
 from posenc.probe.targets import target_stack
+from posenc.runtime import resolve_device
+
+_DEFAULTS = schema_defaults("training")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 15
-    batch_size: int = 32
-    lr: float = 0.1
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    lr_milestones: tuple[int, ...] = (10,)
-    lr_gamma: float = 0.1
-    shuffle_buffer: int = 1024  # images held in memory for shuffling; a store that fits is read once
-    output_size: int = 224
-    stripe_range: str = "unit"
+    """How a readout is trained: the `training` section of the config (defaults from the schema) with the
+    evaluation size (`input.size`) and the stripe range its targets are drawn with."""
+
+    epochs: int = _DEFAULTS["epochs"]
+    batch_size: int = _DEFAULTS["batch_size"]
+    lr: float = _DEFAULTS["lr"]
+    momentum: float = _DEFAULTS["momentum"]
+    weight_decay: float = _DEFAULTS["weight_decay"]
+    lr_milestones: tuple[int, ...] = tuple(_DEFAULTS["lr_milestones"])
+    lr_gamma: float = _DEFAULTS["lr_gamma"]
+    shuffle_buffer: int = _DEFAULTS["shuffle_buffer"]  # images held in memory for shuffling
+    output_size: int = schema_defaults("input")["size"]
+    stripe_range: str = schema_property("stripe_range")["default"]
 
     @classmethod
-    def from_dict(cls, values: dict) -> "TrainConfig":
-        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
-        if "lr_milestones" in known:
-            known["lr_milestones"] = tuple(known["lr_milestones"])
-        return cls(**known)
+    def from_dict(cls, values: dict) -> TrainConfig:
+        """From posenc.plan.training_settings; a key that is not a field is an error (no silent drop)."""
+        unknown = set(values) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"TrainConfig has no setting {', '.join(sorted(unknown))}")
+        values = dict(values)
+        if "lr_milestones" in values:
+            values["lr_milestones"] = tuple(values["lr_milestones"])
+        return cls(**values)
 
 
 def _channels_last(block: np.ndarray) -> torch.Tensor:
@@ -56,12 +68,16 @@ class BatchSource:
     def __init__(self, reader: StoreReader, batch_size: int, buffer: int):
         self.reader, self.batch_size = reader, batch_size
         self.buffer = max(buffer, batch_size, reader.chunk)
-        self._kept = _channels_last(reader.read(0, reader.n_images)) if reader.n_images <= self.buffer else None
+        self._kept = (
+            _channels_last(reader.read(0, reader.n_images)) if reader.n_images <= self.buffer else None
+        )
         size = reader.arrays[0].shape[-1]
         # Batches are gathered into the same two buffers every step: a fresh 100+ MB tensor per step costs more
         # in page faults than the copy itself. A batch is only valid until the next one is drawn.
-        self._stored = torch.empty((batch_size, size, size, reader.channels), dtype=torch.from_numpy(
-            np.empty(0, reader.arrays[0].dtype)).dtype)
+        self._stored = torch.empty(
+            (batch_size, size, size, reader.channels),
+            dtype=torch.from_numpy(np.empty(0, reader.arrays[0].dtype)).dtype,
+        )
         self._float = torch.empty((batch_size, size, size, reader.channels), dtype=torch.float32)
 
     def _batch(self, pool: torch.Tensor, index: np.ndarray) -> torch.Tensor:
@@ -93,8 +109,16 @@ class BatchSource:
             carry = pool[torch.from_numpy(order[full:])] if full < len(pool) else None
 
 
-def train_heads(store_path, spec: ReadoutSpec, targets, cfg: TrainConfig = TrainConfig(), seed: int = 0,
-                device: str = "cpu", progress: bool = True, expect: dict | None = None):
+def train_heads(
+    store_path,
+    spec: ReadoutSpec,
+    targets,
+    cfg: TrainConfig = TrainConfig(),
+    seed: int = 0,
+    device="cpu",
+    progress: bool = True,
+    expect: dict | None = None,
+):
     """Train one head per target on the store; return (heads, history, store provenance).
 
     Heads are packed in one PosENet and the loss is the sum of their own losses: each head's gradient comes
@@ -104,9 +128,12 @@ def train_heads(store_path, spec: ReadoutSpec, targets, cfg: TrainConfig = Train
     dev = torch.device(device)
     targets = list(targets)
     heads = build_heads(reader.channels, spec, seed, targets).to(dev)
-    loss_fn = UpsampledMSE(target_stack(targets, cfg.output_size, cfg.stripe_range),
-                           spec.output_size(reader.arrays[0].shape[-1])).to(dev)
-    optim = torch.optim.SGD(heads.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    loss_fn = UpsampledMSE(
+        target_stack(targets, cfg.output_size, cfg.stripe_range), spec.output_size(reader.arrays[0].shape[-1])
+    ).to(dev)
+    optim = torch.optim.SGD(
+        heads.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
     sched = torch.optim.lr_scheduler.MultiStepLR(optim, list(cfg.lr_milestones), cfg.lr_gamma)
     source = BatchSource(reader, cfg.batch_size, cfg.shuffle_buffer)
     rng = np.random.default_rng(seed)
@@ -150,22 +177,26 @@ def load_heads(path, device: str = "cpu"):
     """(heads in eval mode, their targets, ReadoutSpec, payload) from a file written by save_heads."""
     payload = torch.load(Path(path), map_location=device, weights_only=False)
     r = payload["readout"]
-    spec = ReadoutSpec(r["layers"], r["kernel"], r["padding"], tuple(r["taps"]) if r["taps"] else None, r.get("hidden"))
+    spec = ReadoutSpec(
+        r["layers"], r["kernel"], r["padding"], tuple(r["taps"]) if r["taps"] else None, r.get("hidden")
+    )
     heads = PosENet(payload["in_channels"], spec, len(payload["targets"]))
     heads.load_state_dict(payload["state_dict"])
     return heads.to(device).eval(), payload["targets"], spec, payload
 
 
-def resolve_training_device(device: str) -> str:
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return device
-
-
-def train_readout(store_path, out_path, spec: ReadoutSpec, targets, cfg: TrainConfig, seed: int,
-                  device: str = "auto", progress: bool = True) -> dict:
+def train_readout(
+    store_path,
+    out_path,
+    spec: ReadoutSpec,
+    targets,
+    cfg: TrainConfig,
+    seed: int,
+    device: str = "auto",
+    progress: bool = True,
+) -> dict:
     """Train the heads of all targets on a store and save them; return the last epoch's losses."""
-    dev = resolve_training_device(device)
+    dev = resolve_device(device)
     heads, history, provenance = train_heads(store_path, spec, targets, cfg, seed, dev, progress)
     save_heads(out_path, heads.cpu(), targets, cfg, seed, history, provenance)
     return history[-1]

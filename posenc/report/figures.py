@@ -9,20 +9,18 @@
 
 from __future__ import annotations
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import torch
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-
-from posenc.images.decode import load_image, resize_image  # noqa: E402
-from posenc.io import atomic_path  # noqa: E402
-from posenc.probe.metrics import mae, spearman  # noqa: E402
-from posenc.probe.readout import upsample  # noqa: E402
-from posenc.probe.targets import target_tensor  # noqa: E402
+from posenc.images.decode import load_image, resize_image
+from posenc.images.manifest import read_manifest
+from posenc.io import atomic_path
+from posenc.probe.metrics import mae, spearman
+from posenc.probe.readout import upsample
+from posenc.probe.targets import target_tensor
+from posenc.report.paper import paper_reference
 
 
 def load_predictions(path) -> dict:
@@ -39,27 +37,48 @@ def full_size(pred: np.ndarray, size: int = 224) -> np.ndarray:
     return upsample(flat, size).reshape(*shape[:-2], size, size).numpy()
 
 
-def _save(fig, path) -> None:
+def new_figure(rows: int, cols: int, figsize, **kwargs):
+    """A matplotlib Figure and its axes grid, without pyplot (no global backend or figure state)."""
+    fig = Figure(figsize=figsize, layout=kwargs.pop("layout", None))
+    return fig, fig.subplots(rows, cols, **kwargs)
+
+
+def save_figure(fig, path) -> None:
+    """Write a figure as PNG atomically (a killed job never leaves a half-written image)."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
-    plt.close(fig)
 
 
 def _pick(pred: dict, test_input: str, count: int, image_set: str | None = None) -> list[int]:
     """Indices of the first `count` images of a test input (in one image set, if given)."""
-    return [i for i, (g, s) in enumerate(zip(pred["test_input"], pred["image_set"]))
-            if g == test_input and (image_set is None or s == image_set)][:count]
+    return [
+        i
+        for i, (g, s) in enumerate(zip(pred["test_input"], pred["image_set"]))
+        if g == test_input and (image_set is None or s == image_set)
+    ][:count]
 
 
-def fig4_predictions(runs: dict[str, dict], image_paths: dict[str, str], out_png, count: int = 2,
-                     stripe_range: str = "unit", size: int = 224, image_set: str | None = None) -> None:
+def fig4_predictions(
+    runs: dict[str, dict],
+    image_paths: dict[str, str],
+    out_png,
+    count: int = 2,
+    stripe_range: str = "unit",
+    size: int = 224,
+    image_set: str | None = None,
+) -> None:
     """runs: backbone label -> predictions dict. Rows: (image, backbone); columns: input, ground truth, targets."""
     first = next(iter(runs.values()))
     targets = [str(t) for t in first["targets"]]
     picks = _pick(first, "natural", count, image_set)
     rows = [(i, label) for i in picks for label in ["ground truth", *runs]]
-    fig, axes = plt.subplots(len(rows), len(targets) + 1, figsize=(1.9 * (len(targets) + 1), 1.9 * len(rows)),
-                             squeeze=False, layout="constrained")
+    fig, axes = new_figure(
+        len(rows),
+        len(targets) + 1,
+        (1.9 * (len(targets) + 1), 1.9 * len(rows)),
+        squeeze=False,
+        layout="constrained",
+    )
     for r, (i, label) in enumerate(rows):
         name = str(first["image"][i])
         axes[r, 0].imshow(resize_image(load_image(image_paths[name]), size).permute(1, 2, 0).numpy())
@@ -79,26 +98,43 @@ def fig4_predictions(runs: dict[str, dict], image_paths: dict[str, str], out_png
         ax.set_yticks([])
     axes[0, 0].set_title("input")
     fig.suptitle("Fig. 4: predicted position maps on test images, per backbone")
-    _save(fig, out_png)
+    save_figure(fig, out_png)
 
 
 def fig5_readout_size(table2: pd.DataFrame, paper: pd.DataFrame, out_png, target: str = "G") -> None:
     """G SPC against readout layers (k=3) and kernel size (L=1), one line per backbone, paper dashed."""
-    rows = table2[table2["pattern"] == target]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for ax, (column, fixed_col, fixed, label) in zip(axes, (("layers", "kernel", 3, "readout layers L (k = 3)"),
-                                                             ("kernel", "layers", 1, "kernel size k (L = 1)"))):
+    rows = table2[table2["target"] == target]
+    fig, axes = new_figure(1, 2, (10, 4))
+    for ax, (column, fixed_col, fixed, label) in zip(
+        axes,
+        (
+            ("layers", "kernel", 3, "readout layers L (k = 3)"),
+            ("kernel", "layers", 1, "kernel size k (L = 1)"),
+        ),
+    ):
         part = rows[rows[fixed_col] == fixed]
         for backbone, group in part.groupby("backbone", sort=False):
             group = group.sort_values(column)
-            ax.errorbar(group[column], group["natural_spc"], yerr=group["natural_spc_ci"].fillna(0), marker="o",
-                        capsize=3, label=f"{backbone} (this run)")
+            ax.errorbar(
+                group[column],
+                group["natural_spc"],
+                yerr=group["natural_spc_ci"].fillna(0),
+                marker="o",
+                capsize=3,
+                label=f"{backbone} (this run)",
+            )
             ref = paper[paper["key"].isin(group["paper_model"]) & (paper["target"] == target)]
             if len(ref):
                 xs = group.set_index("paper_model").loc[ref["key"], column].to_numpy()
                 order = np.argsort(xs)
-                ax.plot(xs[order], ref["spc"].to_numpy()[order], "--", marker="x", color=ax.lines[-1].get_color(),
-                        label=f"{backbone}: paper")
+                ax.plot(
+                    xs[order],
+                    ref["spc"].to_numpy()[order],
+                    "--",
+                    marker="x",
+                    color=ax.lines[-1].get_color(),
+                    label=f"{backbone}: paper",
+                )
         ax.set_xlabel(label)
         ax.set_ylim(-0.3, 1.05)  # SPC range; intervals of few seeds may reach beyond it
         ax.set_ylabel(f"{target} SPC (natural test images)")
@@ -106,14 +142,21 @@ def fig5_readout_size(table2: pd.DataFrame, paper: pd.DataFrame, out_png, target
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.suptitle(f"Fig. 5: readout size and recovered position ({target} target)")
-    _save(fig, out_png)
+    save_figure(fig, out_png)
 
 
-def fig6_padding(runs: dict[str, dict], image_path: str, image_index: int, out_png, target: str = "G",
-                 stripe_range: str = "unit", size: int = 224) -> None:
+def fig6_padding(
+    runs: dict[str, dict],
+    image_path: str,
+    image_index: int,
+    out_png,
+    target: str = "G",
+    stripe_range: str = "unit",
+    size: int = 224,
+) -> None:
     """One image, the target, and each run's prediction for it with that image's SPC and MAE."""
     truth = target_tensor(target, size, stripe_range).numpy()
-    fig, axes = plt.subplots(1, len(runs) + 2, figsize=(2.4 * (len(runs) + 2), 2.9))
+    fig, axes = new_figure(1, len(runs) + 2, (2.4 * (len(runs) + 2), 2.9))
     axes[0].imshow(resize_image(load_image(image_path), size).permute(1, 2, 0).numpy())
     axes[0].set_title("input", fontsize=9)
     axes[1].imshow(truth, cmap="gray", vmin=0, vmax=1)
@@ -127,11 +170,16 @@ def fig6_padding(runs: dict[str, dict], image_path: str, image_index: int, out_p
         ax.set_xticks([])
         ax.set_yticks([])
     fig.suptitle(f"Fig. 6: zero padding and the {target} prediction for one test image", y=1.04)
-    _save(fig, out_png)
+    save_figure(fig, out_png)
 
 
-def error_map(run: dict, targets=("H", "V", "G"), test_input: str = "natural", size: int = 224,
-              image_set: str | None = None) -> np.ndarray:
+def error_map(
+    run: dict,
+    targets=("H", "V", "G"),
+    test_input: str = "natural",
+    size: int = 224,
+    image_set: str | None = None,
+) -> np.ndarray:
     """Per pixel: mean over the test images and the given targets' readouts of |target - prediction|."""
     names = [str(t) for t in run["targets"]]
     picks = _pick(run, test_input, len(run["test_input"]), image_set)
@@ -144,10 +192,10 @@ def error_map(run: dict, targets=("H", "V", "G"), test_input: str = "natural", s
 
 
 def fig7_error_maps(runs: dict[str, dict], out_png, size: int = 224, image_set: str | None = None) -> None:
-    """One heat map per backbone on a shared colour scale (PROTOCOL section 6)."""
+    """One heat map per backbone on a shared colour scale (docs/protocol.md §6)."""
     maps = {label: error_map(run, size=size, image_set=image_set) for label, run in runs.items()}
     vmax = max(float(m.max()) for m in maps.values())
-    fig, axes = plt.subplots(1, len(maps), figsize=(3.2 * len(maps), 3.4), squeeze=False)
+    fig, axes = new_figure(1, len(maps), (3.2 * len(maps), 3.4), squeeze=False)
     for ax, (label, m) in zip(axes[0], maps.items()):
         im = ax.imshow(m, cmap="jet", vmin=0, vmax=vmax)
         ax.set_title(f"{label}\nmean {m.mean():.3f}", fontsize=9)
@@ -155,19 +203,25 @@ def fig7_error_maps(runs: dict[str, dict], out_png, size: int = 224, image_set: 
         ax.set_yticks([])
     fig.colorbar(im, ax=axes[0].tolist(), shrink=0.8, label="|target - prediction|, mean over H, V, G")
     fig.suptitle("Fig. 7: where position is hard to recover (natural test images)")
-    _save(fig, out_png)
+    save_figure(fig, out_png)
 
 
 def summary_spc(table1: pd.DataFrame, out_png, test_input: str = "natural") -> None:
     """Grouped bars: SPC per target (groups) and backbone (bars), with 95% interval bars over seeds."""
-    targets = list(dict.fromkeys(table1["pattern"]))
+    targets = list(dict.fromkeys(table1["target"]))
     models = list(dict.fromkeys(table1["model"]))
     width = 0.8 / len(models)
-    fig, ax = plt.subplots(figsize=(1.6 * len(targets) + 3, 4))
+    fig, ax = new_figure(1, 1, (1.6 * len(targets) + 3, 4))
     for j, model in enumerate(models):
-        part = table1[table1["model"] == model].set_index("pattern").loc[targets]
-        ax.bar(np.arange(len(targets)) + j * width, part[f"{test_input}_spc"], width,
-               yerr=part[f"{test_input}_spc_ci"].fillna(0), capsize=3, label=model)
+        part = table1[table1["model"] == model].set_index("target").loc[targets]
+        ax.bar(
+            np.arange(len(targets)) + j * width,
+            part[f"{test_input}_spc"],
+            width,
+            yerr=part[f"{test_input}_spc_ci"].fillna(0),
+            capsize=3,
+            label=model,
+        )
     ax.set_xticks(np.arange(len(targets)) + width * (len(models) - 1) / 2, targets)
     ax.set_ylabel(f"SPC ({test_input} test images)")
     ax.axhline(0, color="black", linewidth=0.8)
@@ -175,65 +229,30 @@ def summary_spc(table1: pd.DataFrame, out_png, test_input: str = "natural") -> N
     ax.legend(fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     ax.set_title("Position information per backbone and target (mean and 95% interval over seeds)")
-    _save(fig, out_png)
+    save_figure(fig, out_png)
 
 
-# ---- which runs each figure shows, from the configured tables ------------------------------------------
-FIGURES = {  # figure -> the table whose rows (and results) it draws from
-    "fig4_predictions": "table1",
-    "fig5_readout_size": "table2",
-    "fig6_padding": "table4",
-    "fig7_error_maps": "table1",
-    "summary_spc": "table1",
-}
-FROM_TABLE_CSV = ("fig5_readout_size", "summary_spc")
-
-
-def configured_figures(config: dict) -> list[str]:
-    return [f for f, table in FIGURES.items() if table in config["tables"]]
-
-
-def figure_runs(config: dict, figure: str) -> dict[str, tuple[str, str]]:
-    """Row label -> (backbone, readout id) of the runs a figure draws (first seed)."""
-    from posenc.config import row_readout
-
-    if figure in FROM_TABLE_CSV:
-        return {}
-    rows = config["tables"][FIGURES[figure]]["rows"]
-    return {row["label"]: (row["backbone"], row_readout(config, row).id) for row in rows}
-
-
-def figure_inputs(config: dict, figure: str) -> list[str]:
-    """The files a figure is drawn from."""
-    from posenc import paths
-
-    table = FIGURES[figure]
-    if figure in FROM_TABLE_CSV:
-        return [paths.table(table)]
-    runs = [paths.predictions(b, r, 0) for b, r in figure_runs(config, figure).values()]
-    return runs + [paths.manifest(config["tables"][table]["test_set"])]
-
-
-def render(config: dict, figure: str, out_png) -> None:
-    """Draw one configured figure from the workflow's outputs (paths as in posenc.paths)."""
-    from posenc import paths
-    from posenc.images.sets import read_manifest
-    from posenc.report.tables import paper_reference
-
-    table = FIGURES[figure]
+# ---- one figure from the workflow's files ---------------------------------------------------------------
+def render(plan: dict, out_png, table=None, predictions=(), manifest=None) -> None:
+    """Draw one figure (posenc.plan.figure_plan) from a built table, or from predictions (one file per row
+    label, in the plan's order) and the test set's manifest."""
+    figure = plan["figure"]
     if figure == "fig5_readout_size":
-        return fig5_readout_size(pd.read_csv(paths.table(table)), paper_reference(table), out_png)
+        return fig5_readout_size(pd.read_csv(table), paper_reference(plan["table"]), out_png)
     if figure == "summary_spc":
-        return summary_spc(pd.read_csv(paths.table(table)), out_png)
-    runs = {label: load_predictions(paths.predictions(b, r, 0)) for label, (b, r) in figure_runs(config, figure).items()}
-    test_set = config["tables"][table]["test_set"]
-    _, records = read_manifest(paths.manifest(test_set))
+        return summary_spc(pd.read_csv(table), out_png)
+    runs = {label: load_predictions(path) for label, path in zip(plan["labels"], predictions, strict=True)}
+    _, records = read_manifest(manifest)
     image_paths = {r.name: r.path for r in records}
-    stripe_range = config["stripe_range"]
+    test_set, stripe_range = plan["test_set"], plan["stripe_range"]
     if figure == "fig4_predictions":
         return fig4_predictions(runs, image_paths, out_png, stripe_range=stripe_range, image_set=test_set)
     if figure == "fig7_error_maps":
         return fig7_error_maps(runs, out_png, image_set=test_set)
-    first = next(iter(runs.values()))
-    index = _pick(first, "natural", 1, test_set)[0]
-    return fig6_padding(runs, image_paths[str(first["image"][index])], index, out_png, stripe_range=stripe_range)
+    if figure == "fig6_padding":
+        first = next(iter(runs.values()))
+        index = _pick(first, "natural", 1, test_set)[0]
+        return fig6_padding(
+            runs, image_paths[str(first["image"][index])], index, out_png, stripe_range=stripe_range
+        )
+    raise ValueError(f"unknown figure {figure!r}")

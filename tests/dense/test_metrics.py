@@ -25,8 +25,9 @@ def test_f_curve_matches_sklearn_at_every_threshold():
     for t in (1, 60, 128, 200, 254):
         expected = fbeta_score(gt.ravel(), (levels >= t).ravel(), beta=np.sqrt(BETA2), zero_division=0)
         assert np.isclose(curve[t], expected)
-    assert np.isclose(adaptive_f(pred, gt), fbeta_score(gt.ravel(), (pred >= 2 * pred.mean()).ravel(),
-                                                        beta=np.sqrt(BETA2)))
+    assert np.isclose(
+        adaptive_f(pred, gt), fbeta_score(gt.ravel(), (pred >= 2 * pred.mean()).ravel(), beta=np.sqrt(BETA2))
+    )
 
 
 def test_max_f_is_the_maximum_of_the_mean_curve_over_images():

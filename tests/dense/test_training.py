@@ -3,15 +3,22 @@ import pandas as pd
 import pytest
 import torch
 
-from posenc.features.registry import get_backbone
-from posenc.images.composites import build_composites
-from posenc.images.sets import build_embedded, write_manifest
 from posenc.dense.model import DenseNet
-from posenc.report.table5 import build_table5
-from posenc.dense.training import (DenseConfig, MissingMasks, evaluate_dense_model, load_dense, save_dense,
-                                   train_dense)
+from posenc.dense.training import (
+    DenseConfig,
+    MissingMasks,
+    evaluate_dense_model,
+    load_dense,
+    save_dense,
+    train_dense,
+)
 from posenc.features.extract import TapExtractor
+from posenc.features.registry import get_arch
 from posenc.features.weights import load_trunk
+from posenc.images.composites import build_composites
+from posenc.images.embedded import build_embedded
+from posenc.images.manifest import write_manifest
+from posenc.report.table5 import build_table5
 
 
 @pytest.mark.parametrize("padding, size", [(True, 224), (False, 196)])
@@ -44,7 +51,9 @@ def test_dense_training_lowers_the_loss_and_round_trips(tiny_sod, tmp_path):
     with torch.no_grad():
         assert torch.equal(loaded(x), model(x))
     assert cfg2 == cfg and payload["train_list_hash"] == manifest["list_hash"]
-    scores = evaluate_dense_model(tmp_path / "m.pt", {"te": root / "te.json"}, tmp_path / "m.csv", "sod", "padded", "cpu")
+    scores = evaluate_dense_model(
+        tmp_path / "m.pt", {"te": root / "te.json"}, tmp_path / "m.csv", "sod", "padded", "cpu"
+    )
     line = scores.iloc[0]
     assert line["n_images"] == 4 and 0 <= line["mae"] <= 1 and 0 <= line["max_f"] <= 1
     assert pd.read_csv(tmp_path / "m.csv").shape[0] == 1
@@ -57,7 +66,7 @@ def test_a_dense_checkpoint_is_probed_with_the_networks_own_encoder(tiny_sod, tm
     save_dense(tmp_path / "m.pt", model, cfg, True, history, manifest)
     trunk, info = load_trunk("vgg16_bn_slim", "checkpoint", checkpoint=tmp_path / "m.pt")
     assert info.source == "checkpoint" and len(info.sha256) == 64
-    spec = get_backbone("vgg16_bn_slim")
+    spec = get_arch("vgg16_bn_slim")
     x = torch.rand(2, 3, 224, 224)
     probe = TapExtractor(trunk, spec.taps).native(x)
     own = TapExtractor(model.encoder, spec.taps).native(x)
@@ -82,12 +91,16 @@ def test_dense_training_refuses_a_set_without_masks(tmp_path):
 
 
 def test_table5_puts_scores_beside_the_papers():
-    tasks = {"sod": {"task": "saliency", "arch": "vgg16_bn_slim", "test_sets": {"a": "pascals", "b": ""}},
-             "seg": {"task": "segmentation", "arch": "vgg16_bn_slim", "test_sets": {"c": "voc2012_val"}}}
+    tasks = {
+        "sod": {"task": "saliency", "arch": "vgg16_bn_slim", "test_sets": {"a": "pascals", "b": ""}},
+        "seg": {"task": "segmentation", "arch": "vgg16_bn_slim", "test_sets": {"c": "voc2012_val"}},
+    }
     rows = []
     for variant, f in (("padded", 0.7), ("unpadded", 0.4)):
-        rows += [{"task": "sod", "variant": variant, "test_set": s, "n_images": 5, "max_f": f, "mae": 0.2}
-                 for s in ("a", "b")]
+        rows += [
+            {"task": "sod", "variant": variant, "test_set": s, "n_images": 5, "max_f": f, "mae": 0.2}
+            for s in ("a", "b")
+        ]
         rows.append({"task": "seg", "variant": variant, "test_set": "c", "n_images": 5, "miou": f / 2})
     table = build_table5(tasks, pd.DataFrame(rows))
     sod = table[(table["task"] == "sod") & (table["test_set"] == "a")].set_index("variant")

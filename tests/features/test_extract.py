@@ -9,25 +9,36 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from posenc.images.sets import build_embedded, synthetic_records, write_manifest
-from posenc.features.extract import extract_features
-from posenc.images.decode import load_image, resize_image
+from posenc.errors import ActionableError
+from posenc.features.extract import FeatureConfig, extract_features
 from posenc.features.store import StoreError, StoreReader, read_provenance
+from posenc.images.decode import load_image, resize_image
+from posenc.images.embedded import build_embedded, synthetic_records
+from posenc.images.manifest import write_manifest
 
 
 @pytest.fixture
 def manifest(tmp_path):
-    return write_manifest("small", build_embedded("test", 6, tmp_path / "imgs") + synthetic_records(), tmp_path / "m.json")
+    return write_manifest(
+        "small", build_embedded("test", 6, tmp_path / "imgs") + synthetic_records(), tmp_path / "m.json"
+    )
 
 
 def test_pixels_store_holds_the_resized_image(tmp_path, manifest):
-    out = extract_features({"name": "pixels", "arch": "pixels"}, tmp_path / "m.json", tmp_path / "p.zarr",
-                           batch_size=4, progress=False)
+    out = extract_features(
+        {"name": "pixels", "arch": "pixels"},
+        tmp_path / "m.json",
+        tmp_path / "p.zarr",
+        FeatureConfig(batch_size=4),
+        progress=False,
+    )
     reader = StoreReader(out)
     assert reader.n_images == 9 and reader.channels == 3
     assert reader.test_inputs[-3:] == ["black", "white", "noise"]
     first = manifest["images"][0]["path"]
-    want = F.interpolate(resize_image(load_image(first), 224)[None], size=(28, 28), mode="bilinear", align_corners=True)
+    want = F.interpolate(
+        resize_image(load_image(first), 224)[None], size=(28, 28), mode="bilinear", align_corners=True
+    )
     np.testing.assert_allclose(reader.read(0, 1), want.numpy(), atol=1e-3)  # float16 storage
     assert reader.read(6, 7).max() == 0 and reader.read(7, 8).min() == 1  # black, white
 
@@ -39,20 +50,22 @@ def test_existing_store_is_reused_or_refused(tmp_path, manifest):
     extract_features(backbone, tmp_path / "m.json", out, progress=False)
     assert read_provenance(out)["created"] == created  # same request: kept as it is
     with pytest.raises(StoreError, match="preprocessing"):
-        extract_features(backbone, tmp_path / "m.json", out, preprocessing="imagenet", progress=False)
+        extract_features(
+            backbone, tmp_path / "m.json", out, FeatureConfig(preprocessing="imagenet"), progress=False
+        )
 
 
 SLOW_EXTRACT = """
 import sys, time
 import posenc.features.store as store
-from posenc.features.extract import extract_features
+from posenc.features.extract import FeatureConfig, extract_features
 append = store.StoreWriter.append
 def slow_append(self, features):
     append(self, features)
     time.sleep(0.5)
 store.StoreWriter.append = slow_append
-extract_features({"name": "pixels", "arch": "pixels"}, sys.argv[1], sys.argv[2], batch_size=1, chunk_mb=0.001,
-                 progress=False)
+extract_features({"name": "pixels", "arch": "pixels"}, sys.argv[1], sys.argv[2],
+                 FeatureConfig(batch_size=1, chunk_mb=0.001), progress=False)
 """
 
 
@@ -74,8 +87,13 @@ def test_killed_extraction_leaves_no_store_and_a_rerun_completes(tmp_path, manif
 
 
 def test_nopad_vgg_store_and_provenance(tmp_path, manifest):
-    out = extract_features({"name": "v", "arch": "vgg16", "weights": "random", "conv_padding": False},
-                           tmp_path / "m.json", tmp_path / "v.zarr", batch_size=9, progress=False)
+    out = extract_features(
+        {"name": "v", "arch": "vgg16", "weights": "random", "conv_padding": False},
+        tmp_path / "m.json",
+        tmp_path / "v.zarr",
+        FeatureConfig(batch_size=9),
+        progress=False,
+    )
     prov = read_provenance(out)
     assert [t["native_size"] for t in prov["taps"]] == [220, 106, 47, 17, 2]
     assert prov["conv_padding"] is False and prov["weights_source"] == "random" and prov["dtype"] == "float16"
@@ -89,6 +107,8 @@ def test_image_changed_after_manifest_is_refused(tmp_path, manifest):
     from PIL import Image
 
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(manifest["images"][2]["path"])
-    with pytest.raises(RuntimeError, match="changed after"):
-        extract_features({"name": "pixels", "arch": "pixels"}, tmp_path / "m.json", tmp_path / "p.zarr", progress=False)
+    with pytest.raises(ActionableError, match="changed after"):
+        extract_features(
+            {"name": "pixels", "arch": "pixels"}, tmp_path / "m.json", tmp_path / "p.zarr", progress=False
+        )
     assert not (tmp_path / "p.zarr").exists()

@@ -2,24 +2,25 @@ import numpy as np
 import pytest
 import torch
 
-from posenc.features.registry import REGISTRY, Tap, build_random, get_backbone
+from posenc.features.architectures import build_random, trunk_of
 from posenc.features.extract import TapExtractor, native_sizes
+from posenc.features.registry import ARCHS, Tap, get_arch
 from posenc.features.weights import load_trunk
 
 
 def test_registry_taps_and_channels():
-    assert get_backbone("vgg16").channels == 1472
-    assert get_backbone("resnet152").channels == 3840
-    assert [t.name for t in get_backbone("vgg16").taps] == ["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"]
-    assert [t.module for t in get_backbone("vgg16").taps] == ["3", "8", "15", "22", "29"]
-    assert set(REGISTRY) >= {"pixels", "vgg16", "resnet152"}
+    assert get_arch("vgg16").channels == 1472
+    assert get_arch("resnet152").channels == 3840
+    assert [t.name for t in get_arch("vgg16").taps] == ["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"]
+    assert [t.module for t in get_arch("vgg16").taps] == ["3", "8", "15", "22", "29"]
+    assert set(ARCHS) >= {"pixels", "vgg16", "resnet152"}
     with pytest.raises(ValueError, match="choose one of"):
-        get_backbone("alexnet")
+        get_arch("alexnet")
 
 
 def test_vgg_tap_sizes_with_and_without_padding():
     trunk, _ = load_trunk("vgg16", "random")
-    spec = get_backbone("vgg16")
+    spec = get_arch("vgg16")
     assert list(native_sizes(TapExtractor(trunk, spec.taps), 224).values()) == [224, 112, 56, 28, 14]
     nopad, _ = load_trunk("vgg16", "random", conv_padding=False)
     assert list(native_sizes(TapExtractor(nopad, spec.taps), 224).values()) == [220, 106, 47, 17, 2]
@@ -40,7 +41,7 @@ def test_pre_relu_tap_can_be_negative_because_inplace_is_disabled():
         out = TapExtractor(trunk, pre_relu, 8).native(x)["conv1_2"]
     assert out.min() < 0
     # the failure this guards against: with torchvision's in-place ReLU the hooked tensor is overwritten
-    raw = get_backbone("vgg16").trunk(build_random(get_backbone("vgg16"), 0)).eval()
+    raw = trunk_of(get_arch("vgg16"), build_random(get_arch("vgg16"), 0)).eval()
     with torch.no_grad():
         clobbered = TapExtractor(raw, pre_relu, 8).native(x)["conv1_2"]
     assert clobbered.min() >= 0
@@ -56,7 +57,7 @@ def test_random_weights_are_seeded():
 
 def test_random_resnet152_stays_in_float16_range():
     trunk, _ = load_trunk("resnet152", "random")
-    spec = get_backbone("resnet152")
+    spec = get_arch("resnet152")
     x = torch.rand(1, 3, 224, 224)
     with torch.no_grad():
         out = TapExtractor(trunk, spec.taps, 28)(x)
@@ -67,9 +68,9 @@ def test_random_resnet152_stays_in_float16_range():
 
 @pytest.mark.parametrize("arch, channels", [("vgg16_bn", 1472), ("vgg16_bn_slim", 184)])
 def test_batch_norm_vggs_tap_the_last_relu_of_each_block(arch, channels):
-    spec = get_backbone(arch)
+    spec = get_arch(arch)
     assert spec.channels == channels and [t.module for t in spec.taps] == ["5", "12", "22", "32", "42"]
-    trunk = spec.trunk(build_random(spec, 0))
+    trunk = trunk_of(spec, build_random(spec, 0))
     assert [type(trunk[int(t.module)]).__name__ for t in spec.taps] == ["ReLU"] * 5
     assert type(trunk[int(spec.taps[-1].module) - 1]).__name__ == "BatchNorm2d"  # relu after conv + bn
     out = TapExtractor(trunk.eval(), spec.taps).native(torch.rand(1, 3, 64, 64))

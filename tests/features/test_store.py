@@ -2,22 +2,45 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from posenc.features.store import StoreError, StoreReader, StoreWriter, check_provenance, describe_store, read_provenance
+from posenc.features.store import (
+    StoreError,
+    StoreReader,
+    StoreWriter,
+    check_provenance,
+    describe_store,
+    read_provenance,
+)
 
 TAPS = [("low", 2), ("high", 3)]
 
 
 def provenance(**over):
-    base = {"backbone": "toy", "arch": "toy", "weights_source": "random", "weights_sha256": "abc", "conv_padding": True,
-            "preprocessing": {"name": "official"}, "input_size": 8, "resize": "bilinear", "image_list_hash": "h1",
-            "taps": [{"name": "low", "channels": 2, "stride": 1, "native_size": 8},
-                     {"name": "high", "channels": 3, "stride": 2, "native_size": 4}],
-            "precision": "float32", "image_set": "s", "dtype": "float16", "feature_size": 4}
+    base = {
+        "backbone": "toy",
+        "arch": "toy",
+        "weights_source": "random",
+        "weights_sha256": "abc",
+        "conv_padding": True,
+        "preprocessing": {"name": "official"},
+        "input_size": 8,
+        "resize": "bilinear",
+        "image_list_hash": "h1",
+        "taps": [
+            {"name": "low", "channels": 2, "stride": 1, "native_size": 8},
+            {"name": "high", "channels": 3, "stride": 2, "native_size": 4},
+        ],
+        "precision": "float32",
+        "image_set": "s",
+        "dtype": "float16",
+        "feature_size": 4,
+    }
     return {**base, **over}
 
 
 def features(n, start=0):
-    low = np.arange(start, start + n, dtype=np.float32)[:, None, None, None] + np.zeros((n, 2, 4, 4), np.float32)
+    low = np.arange(start, start + n, dtype=np.float32)[:, None, None, None] + np.zeros(
+        (n, 2, 4, 4), np.float32
+    )
     high = -low[:, :1].repeat(3, axis=1)
     return {"low": low, "high": high}
 
@@ -36,7 +59,11 @@ def test_round_trip_across_chunk_boundaries(tmp_path):
     names = write(tmp_path / "s.zarr")
     r = StoreReader(tmp_path / "s.zarr")
     assert r.n_images == 10 and r.channels == 5 and r.image_names == names
-    assert r.chunk == 4 and r.blocks() == [(0, 4), (4, 8), (8, 10)]  # chunk_mb fits 4 images of the widest tap
+    assert r.chunk == 4 and r.blocks() == [
+        (0, 4),
+        (4, 8),
+        (8, 10),
+    ]  # chunk_mb fits 4 images of the widest tap
     got = r.read(0, 10)
     want = features(10)
     np.testing.assert_array_equal(got[:, :2], want["low"])
@@ -107,4 +134,6 @@ def test_xarray_and_dask_open_the_store(tmp_path):
 def test_describe_store_lists_taps_and_ratio(tmp_path):
     write(tmp_path / "s.zarr")
     text = describe_store(tmp_path / "s.zarr")
-    assert "low" in text and "(10, 3, 4, 4)" in text and "compression ratio" in text and "weights_sha256" in text
+    assert (
+        "low" in text and "(10, 3, 4, 4)" in text and "compression ratio" in text and "weights_sha256" in text
+    )

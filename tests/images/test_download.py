@@ -25,7 +25,9 @@ from posenc.images.download import (
 
 def jpeg_bytes(seed: int) -> bytes:
     buf = io.BytesIO()
-    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (20, 30, 3), dtype=np.uint8)).save(buf, "JPEG")
+    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (20, 30, 3), dtype=np.uint8)).save(
+        buf, "JPEG"
+    )
     return buf.getvalue()
 
 
@@ -52,8 +54,13 @@ def archive(tmp_path):
 
 
 def spec_for(archive, **kw):
-    return {"url": Path(archive).resolve().as_uri(), "checksum": f"sha256:{sha256(archive)}",
-            "images": "DS-TR/DS-TR-Image", "count": 5, **kw}
+    return {
+        "url": Path(archive).resolve().as_uri(),
+        "checksum": f"sha256:{sha256(archive)}",
+        "images": "DS-TR/DS-TR-Image",
+        "count": 5,
+        **kw,
+    }
 
 
 def test_parse_checksum():
@@ -75,7 +82,9 @@ def test_fetch_downloads_checks_and_unpacks(tmp_path, archive):
     info = fetch_dataset("ds", spec_for(archive), out, downloads, progress=False)
     assert (downloads / "DS-TR.zip").read_bytes() == archive.read_bytes()
     assert info["count"] == 5 and info["archive_sha256"] == sha256(archive)
-    assert sorted(p.name for p in (out / "DS-TR" / "DS-TR-Image").iterdir()) == [f"img_{i}.jpg" for i in range(5)]
+    assert sorted(p.name for p in (out / "DS-TR" / "DS-TR-Image").iterdir()) == [
+        f"img_{i}.jpg" for i in range(5)
+    ]
     assert json.loads((out / INFO_FILE).read_text())["count"] == 5
     assert [p.name for p in out.parent.iterdir()] == ["ds"]  # no temporary left behind
 
@@ -152,7 +161,9 @@ def test_masks_in_an_archive_of_their_own_unpack_beside_the_images(tmp_path, arc
             buf = io.BytesIO()
             Image.fromarray(np.full((20, 30), 255 * (i % 2), np.uint8)).save(buf, "PNG")
             zf.writestr(f"GT/img_{i}.png", buf.getvalue())
-    spec = spec_for(archive, masks="GT", masks_url=masks.resolve().as_uri(), masks_checksum=f"sha256:{sha256(masks)}")
+    spec = spec_for(
+        archive, masks="GT", masks_url=masks.resolve().as_uri(), masks_checksum=f"sha256:{sha256(masks)}"
+    )
     out = tmp_path / "datasets" / "ds"
     fetch_dataset("ds", spec, out, tmp_path / "dl", progress=False)
     assert (tmp_path / "dl" / "GT.zip").is_file() and len(list((out / "GT").iterdir())) == 5

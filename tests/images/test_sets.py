@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from posenc.images.sets import (EMBEDDED_SOURCES, build_embedded, build_image_set, embedded_crop_plan, folder_records,
-                             read_manifest, synthetic_records, write_manifest)
+from posenc.errors import ActionableError
 from posenc.images.decode import ImageDecodeError, load_image
+from posenc.images.embedded import EMBEDDED_SOURCES, build_embedded, embedded_crop_plan, synthetic_records
+from posenc.images.manifest import read_manifest, write_manifest
+from posenc.images.sets import build_image_set, folder_records
 
 
 def test_embedded_train_and_test_use_disjoint_photos():
@@ -28,7 +30,7 @@ def test_embedded_set_is_deterministic(tmp_path):
 
 def test_synthetic_inputs_are_the_official_files():
     recs = synthetic_records()
-    assert [r.group for r in recs] == ["black", "white", "noise"]
+    assert [r.test_input for r in recs] == ["black", "white", "noise"]
     black, white, noise = (load_image(r.path) for r in recs)
     assert black.max() == 0 and white.min() == 1
     assert abs(noise.mean() - 25 / 255) < 0.01 and abs(noise.std() - 24 / 255) < 0.01
@@ -45,7 +47,9 @@ def test_folder_set_skips_unreadable_only_when_asked(tmp_path):
     with pytest.raises(ImageDecodeError, match="c.png"):
         build_image_set("mine", {"source": "folder", "path": str(folder)}, tmp_path / "m.json")
     assert not (tmp_path / "m.json").exists()  # no half-written manifest
-    m = build_image_set("mine", {"source": "folder", "path": str(folder), "skip_unreadable": True}, tmp_path / "m.json")
+    m = build_image_set(
+        "mine", {"source": "folder", "path": str(folder), "skip_unreadable": True}, tmp_path / "m.json"
+    )
     assert m["count"] == 2 and len(m["skipped"]) == 1 and m["skipped"][0]["path"].endswith("c.png")
     manifest, records = read_manifest(tmp_path / "m.json")
     assert [r.name for r in records] == ["a.png", "sub/b.jpg"]
@@ -60,5 +64,5 @@ def test_tampered_manifest_is_refused(tmp_path):
     m = write_manifest("s", synthetic_records(), tmp_path / "s.json")
     m["images"][0]["sha256"] = "0" * 64
     (tmp_path / "s.json").write_text(json.dumps(m))
-    with pytest.raises(RuntimeError, match="inconsistent"):
+    with pytest.raises(ActionableError, match="inconsistent"):
         read_manifest(tmp_path / "s.json")

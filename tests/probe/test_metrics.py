@@ -18,7 +18,9 @@ def test_spearman_equals_scipy_with_ties():
     rng = np.random.default_rng(0)
     target = np.repeat(np.linspace(0, 1, 20), 20).reshape(20, 20)  # many ties, like the H map
     pred = np.round(target + rng.normal(0, 0.3, target.shape), 1)  # ties in the prediction too
-    assert spearman(pred, target) == pytest.approx(stats.spearmanr(pred.ravel(), target.ravel()).statistic, abs=1e-12)
+    assert spearman(pred, target) == pytest.approx(
+        stats.spearmanr(pred.ravel(), target.ravel()).statistic, abs=1e-12
+    )
 
 
 def test_mae_hand_case():

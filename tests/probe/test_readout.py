@@ -2,15 +2,17 @@ import math
 
 import pytest
 import torch
-
 import torch.nn.functional as F
 
-from posenc.probe.readout import PosENet, ReadoutSpec, UpsampledMSE, build_heads, upsample
+from posenc.plan import ReadoutSpec
+from posenc.probe.readout import PosENet, UpsampledMSE, build_heads, upsample
 from posenc.probe.targets import target_stack
 
 
-@pytest.mark.parametrize("layers,kernel,padding,size", [(1, 3, 0, 26), (1, 3, 1, 28), (1, 3, 2, 30), (3, 3, 0, 22),
-                                                        (1, 1, 0, 28), (1, 7, 0, 22)])
+@pytest.mark.parametrize(
+    "layers,kernel,padding,size",
+    [(1, 3, 0, 26), (1, 3, 1, 28), (1, 3, 2, 30), (3, 3, 0, 22), (1, 1, 0, 28), (1, 7, 0, 22)],
+)
 def test_output_size(layers, kernel, padding, size):
     spec = ReadoutSpec(layers, kernel, padding)
     head = PosENet(5, spec)
@@ -38,8 +40,12 @@ def test_structure_and_init():
 
 
 def test_id_round_trip():
-    for spec in (ReadoutSpec(), ReadoutSpec(3, 7, 2), ReadoutSpec(1, 3, 0, ("relu1_2", "relu5_3")),
-                 ReadoutSpec(2, 3, 0, None, 16)):
+    for spec in (
+        ReadoutSpec(),
+        ReadoutSpec(3, 7, 2),
+        ReadoutSpec(1, 3, 0, ("relu1_2", "relu5_3")),
+        ReadoutSpec(2, 3, 0, None, 16),
+    ):
         assert ReadoutSpec.from_id(spec.id) == spec
     assert ReadoutSpec(2, 3, 0, None, 16).id == "L2-k3-p0-h16-all"
     assert ReadoutSpec(1, 3, 0, None, 16) == ReadoutSpec()  # no hidden layer, nothing to narrow
@@ -51,7 +57,9 @@ def test_id_round_trip():
 def test_head_init_depends_on_seed_and_target_only():
     a = build_heads(4, ReadoutSpec(), 0, ["H"]).body[0].weight
     assert torch.equal(a, build_heads(4, ReadoutSpec(), 0, ["H"]).body[0].weight)
-    assert torch.equal(a, build_heads(4, ReadoutSpec(), 0, ["G", "H"]).body[0].weight[1:])  # packed with others
+    assert torch.equal(
+        a, build_heads(4, ReadoutSpec(), 0, ["G", "H"]).body[0].weight[1:]
+    )  # packed with others
     assert not torch.equal(a, build_heads(4, ReadoutSpec(), 1, ["H"]).body[0].weight)
     assert not torch.equal(a, build_heads(4, ReadoutSpec(), 0, ["G"]).body[0].weight)
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.conftest import OFFICIAL
 from posenc.probe.targets import TARGETS, target_map, target_stack, target_tensor
+from tests.conftest import OFFICIAL
 
 
 def official(name):
@@ -20,7 +20,9 @@ def test_gaussian_equals_official_png_exactly():
     assert np.array_equal(np.floor(target_map("G") * 255), official("gt_gau"))
 
 
-@pytest.mark.parametrize("name,png,edge", [("HS", "gt_horstp", (0, slice(None))), ("VS", "gt_verstp", (slice(None), 0))])
+@pytest.mark.parametrize(
+    "name,png,edge", [("HS", "gt_horstp", (0, slice(None))), ("VS", "gt_verstp", (slice(None), 0))]
+)
 def test_stripes_match_official_within_3_of_255(name, png, edge):
     diff = np.abs(target_map(name) * 255 - official(png))
     inner = diff.copy()

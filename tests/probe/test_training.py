@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from posenc.probe.evaluate import evaluate_store
-from posenc.probe.readout import ReadoutSpec
 from posenc.features.store import StoreReader, StoreWriter
+from posenc.plan import ReadoutSpec
+from posenc.probe.evaluate import evaluate_store
 from posenc.probe.training import BatchSource, TrainConfig, load_heads, save_heads, train_heads
 
 
@@ -18,11 +18,25 @@ def make_store(path, n, kind="coords", seed=0, size=28):
         feats[:, 1] = y
     elif kind == "index":
         feats[:] = np.arange(n, dtype=np.float32)[:, None, None, None]
-    prov = {"backbone": "toy", "arch": "toy", "weights_source": "random", "conv_padding": True,
-            "preprocessing": {"name": "official"}, "image_set": path.stem, "image_list_hash": path.stem,
-            "taps": [{"name": "f", "channels": 3, "stride": 1, "native_size": size}]}
-    with StoreWriter(path, [("f", 3)], [f"i{k}" for k in range(n)], prov, size=size, dtype="float32",
-                     chunk_mb=3 * size * size * 4 * 5 / 2**20) as w:
+    prov = {
+        "backbone": "toy",
+        "arch": "toy",
+        "weights_source": "random",
+        "conv_padding": True,
+        "preprocessing": {"name": "official"},
+        "image_set": path.stem,
+        "image_list_hash": path.stem,
+        "taps": [{"name": "f", "channels": 3, "stride": 1, "native_size": size}],
+    }
+    with StoreWriter(
+        path,
+        [("f", 3)],
+        [f"i{k}" for k in range(n)],
+        prov,
+        size=size,
+        dtype="float32",
+        chunk_mb=3 * size * size * 4 * 5 / 2**20,
+    ) as w:
         w.append({"f": feats})
     return path
 
@@ -35,7 +49,9 @@ def test_every_image_once_per_epoch(tmp_path, buffer):
     rng = np.random.default_rng(0)
     orders = []
     for _ in range(2):
-        seen = np.concatenate([b[:, 0, 0, 0].numpy().copy() for b in source.epoch(rng)])  # a batch lives until the next
+        seen = np.concatenate(
+            [b[:, 0, 0, 0].numpy().copy() for b in source.epoch(rng)]
+        )  # a batch lives until the next
         assert sorted(seen) == list(range(23))
         orders.append(seen)
     assert not np.array_equal(orders[0], orders[1])  # reshuffled every epoch

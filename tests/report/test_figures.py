@@ -2,20 +2,38 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from posenc.report.figures import error_map, fig4_predictions, fig6_padding, fig7_error_maps, full_size, summary_spc
 from posenc.probe.readout import upsample
 from posenc.probe.targets import target_tensor
+from posenc.report.figures import (
+    error_map,
+    fig4_predictions,
+    fig6_padding,
+    fig7_error_maps,
+    full_size,
+    summary_spc,
+)
 
 
 def fake_run(targets=("H", "V", "G"), n=3, size=26, perfect=True):
     """Predictions as evaluation saves them; `perfect` ones are the targets at readout size."""
     import torch.nn.functional as F
 
-    maps = np.stack([F.interpolate(target_tensor(t, 224)[None, None], size=(size, size), mode="bilinear",
-                                   align_corners=False)[0, 0].numpy() for t in targets])
+    maps = np.stack(
+        [
+            F.interpolate(
+                target_tensor(t, 224)[None, None], size=(size, size), mode="bilinear", align_corners=False
+            )[0, 0].numpy()
+            for t in targets
+        ]
+    )
     pred = np.repeat(maps[None], n, axis=0) if perfect else np.full((n, len(targets), size, size), 0.5)
-    return {"image": np.array([f"i{k}" for k in range(n)]), "test_input": np.array(["natural"] * n),
-            "image_set": np.array(["natural"] * n), "targets": np.array(targets), "pred": pred.astype(np.float16)}
+    return {
+        "image": np.array([f"i{k}" for k in range(n)]),
+        "test_input": np.array(["natural"] * n),
+        "image_set": np.array(["natural"] * n),
+        "targets": np.array(targets),
+        "pred": pred.astype(np.float16),
+    }
 
 
 def assert_real_png(path):
@@ -46,8 +64,13 @@ def test_figures_render_to_real_pngs(tmp_path):
     fig4_predictions(runs, paths, tmp_path / "f4.png")
     fig6_padding(runs, str(img), 0, tmp_path / "f6.png")
     fig7_error_maps(runs, tmp_path / "f7.png")
-    table = pd.DataFrame([{"pattern": t, "model": m, "natural_spc": v, "natural_spc_ci": 0.05}
-                          for t in ("H", "G") for m, v in (("A", 0.8), ("B", 0.1))])
+    table = pd.DataFrame(
+        [
+            {"target": t, "model": m, "natural_spc": v, "natural_spc_ci": 0.05}
+            for t in ("H", "G")
+            for m, v in (("A", 0.8), ("B", 0.1))
+        ]
+    )
     summary_spc(table, tmp_path / "s.png")
     for name in ("f4", "f6", "f7", "s"):
         assert_real_png(tmp_path / f"{name}.png")

@@ -2,21 +2,52 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from posenc.report.tables import (across_seeds, build_table, markdown_beside_paper, paper_reference, paper_table,
-                           seed_summary)
+from posenc.report.paper import paper_reference, paper_table
+from posenc.report.tables import across_seeds, build_table, markdown_beside_paper, seed_summary
 
-RUN = {"backbone": "b", "arch": "vgg16", "weights": "hed", "conv_padding": True, "preprocessing": "official",
-       "readout": "L1-k3-p0-all", "layers": 1, "kernel": 3, "readout_padding": 0, "taps": "all", "stripe_range": "unit"}
+RUN = {
+    "backbone": "b",
+    "arch": "vgg16",
+    "weights": "hed",
+    "conv_padding": True,
+    "preprocessing": "official",
+    "readout": "L1-k3-p0-all",
+    "layers": 1,
+    "kernel": 3,
+    "readout_padding": 0,
+    "taps": "all",
+    "stripe_range": "unit",
+}
 
 
 def per_image():
     rows = []
     for seed, base in ((0, 0.5), (1, 0.7)):
         for i, offset in enumerate((-0.1, 0.1)):
-            rows.append({**RUN, "seed": seed, "image_set": "natural", "image": f"i{i}", "test_input": "natural",
-                         "target": "H", "spc": base + offset, "mae": 0.2})
-        rows.append({**RUN, "seed": seed, "image_set": "synthetic", "image": "black", "test_input": "black",
-                     "target": "H", "spc": 0.0, "mae": 0.25})
+            rows.append(
+                {
+                    **RUN,
+                    "seed": seed,
+                    "image_set": "natural",
+                    "image": f"i{i}",
+                    "test_input": "natural",
+                    "target": "H",
+                    "spc": base + offset,
+                    "mae": 0.2,
+                }
+            )
+        rows.append(
+            {
+                **RUN,
+                "seed": seed,
+                "image_set": "synthetic",
+                "image": "black",
+                "test_input": "black",
+                "target": "H",
+                "spc": 0.0,
+                "mae": 0.25,
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -36,31 +67,49 @@ def test_across_seeds_mean_and_interval():
     assert nat["spc_ci"] == pytest.approx(12.7062 * 0.1, rel=1e-4)
 
 
-def config_with(layout, inputs):
-    """The parts of a validated config that build_table reads."""
+def plan_with(layout, inputs):
+    """A table plan as posenc.plan.table_plan builds it."""
+    sources = {i: "natural" if i == "natural" else "synthetic" for i in inputs}
     return {
-        "image_sets": {"natural": {"source": "embedded"}, "synthetic": {"source": "synthetic"}},
-        "test_sets": ["natural", "synthetic"], "readout": {"layers": 1, "kernel": 3, "padding": 0},
-        "tables": {"t": {"layout": layout, "targets": ["H"], "inputs": inputs, "test_set": "natural",
-                         "rows": [{"label": "VGG16 (hed)", "backbone": "b", "paper": "VGG"}]}},
+        "name": "t",
+        "title": "T",
+        "layout": layout,
+        "targets": ["H"],
+        "test_set": "natural",
+        "sources": sources,
+        "rows": [{"label": "VGG16 (hed)", "backbone": "b", "readout": "L1-k3-p0-all", "paper": "VGG"}],
+        "notes": [],
     }
 
 
 def test_by_input_table_has_a_line_per_target_and_row_with_columns_per_input():
     summary = across_seeds(seed_summary(per_image()))
-    table = build_table(config_with("by_input", ["natural", "black"]), "t", summary)
-    assert len(table) == 1 and table.loc[0, "pattern"] == "H" and table.loc[0, "model"] == "VGG16 (hed)"
-    assert table.loc[0, "natural_spc"] == pytest.approx(0.6) and table.loc[0, "black_mae"] == pytest.approx(0.25)
-    wide = build_table(config_with("by_target", ["natural"]), "t", summary)
-    assert "pattern" not in wide.columns and wide.loc[0, "h_spc"] == pytest.approx(0.6)
+    table = build_table(plan_with("by_input", ["natural", "black"]), summary)
+    assert len(table) == 1 and table.loc[0, "target"] == "H" and table.loc[0, "model"] == "VGG16 (hed)"
+    assert table.loc[0, "natural_spc"] == pytest.approx(0.6) and table.loc[0, "black_mae"] == pytest.approx(
+        0.25
+    )
+    wide = build_table(plan_with("by_target", ["natural"]), summary)
+    assert "target" not in wide.columns and wide.loc[0, "h_spc"] == pytest.approx(0.6)
     assert {"h_spc_ci", "h_mae", "h_mae_ci", "n_seeds"} <= set(wide.columns)
 
 
 def test_markdown_puts_the_paper_beside_ours():
-    table = pd.DataFrame([{"model": "VGG16 (hed)", "paper_model": "VGG16", "backbone": "b", "n_seeds": 3,
-                           **{f"{t}_{m}{c}": 0.5 for t in ("h", "g", "hs") for m in ("spc", "mae") for c in ("", "_ci")}}])
-    md = markdown_beside_paper(table, paper_reference("table4"), "by_target", ["H", "G", "HS"], ["natural"], "T4")
-    line = [l for l in md.splitlines() if l.startswith("| VGG16 (hed)")][0]
+    table = pd.DataFrame(
+        [
+            {
+                "model": "VGG16 (hed)",
+                "paper_model": "VGG16",
+                "backbone": "b",
+                "n_seeds": 3,
+                **{f"{t}_{m}{c}": 0.5 for t in ("h", "g", "hs") for m in ("spc", "mae") for c in ("", "_ci")},
+            }
+        ]
+    )
+    md = markdown_beside_paper(
+        table, paper_reference("table4"), "by_target", ["H", "G", "HS"], ["natural"], "T4"
+    )
+    line = [row for row in md.splitlines() if row.startswith("| VGG16 (hed)")][0]
     assert "0.500 ± 0.500 (0.742, Δ -0.242)" in line
     assert np.isclose(paper_table("table4").set_index("model").loc["VGG16 w/o padding", "h_spc"], 0.381)
 

@@ -44,7 +44,13 @@ def test_slurm_profile_settings():
     for rule in gpu_rules:
         assert prof["set-resources"][rule]["slurm_partition"] == "gpu"
     # rules named in the profile exist in the workflow
-    rules = set(re.findall(r"^rule (\w+):", "\n".join(p.read_text() for p in (ROOT / "workflow" / "rules").glob("*.smk")), re.M))
+    rules = set(
+        re.findall(
+            r"^rule (\w+):",
+            "\n".join(p.read_text() for p in (ROOT / "workflow" / "rules").glob("*.smk")),
+            re.M,
+        )
+    )
     assert set(prof["set-resources"]) <= rules and set(prof["set-threads"]) <= rules
     # the local profile must stay valid beside the cluster one: no core count, executor or resources
     default = yaml.safe_load((ROOT / "profiles" / "default" / "config.yaml").read_text())
@@ -59,8 +65,23 @@ def test_gpu_rules_ask_for_a_gpu_unless_the_config_pins_the_cpu(tmp_path):
 
     def resources():
         out = subprocess.run(
-            [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(tmp_path), "-n",
-             "--cores", "2", "results/table4.csv"], capture_output=True, text=True, check=True).stdout
+            [
+                sys.executable,
+                "-m",
+                "snakemake",
+                "-s",
+                str(ROOT / "Snakefile"),
+                "-d",
+                str(tmp_path),
+                "-n",
+                "--cores",
+                "2",
+                "results/table4.csv",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         found = {}
         for block in out.split("\nrule ")[1:]:
             rule = block.split(":", 1)[0]
@@ -81,3 +102,16 @@ def test_gpu_rules_ask_for_a_gpu_unless_the_config_pins_the_cpu(tmp_path):
     found = resources()
     assert "gpu=0" in found[("extract_features", "backbone=vgg16_random, image_set=train")]
     assert "gpu=0" in found[("train_readout", "backbone=pixels, readout=L1-k3-p0-all, seed=0")]
+
+
+def test_conda_environment_pins_the_tested_versions():
+    """workflow/envs/posenc.yaml (rules under --sdm conda) holds the pins of requirements.txt, minus tools."""
+    env = yaml.safe_load((ROOT / "workflow" / "envs" / "posenc.yaml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    tools = ("pytest", "snakemake", "onnxruntime", "ruff", "snakefmt")
+    pins = [
+        line.strip()
+        for line in (ROOT / "requirements.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#") and not line.startswith(tools)
+    ]
+    assert pip == pins

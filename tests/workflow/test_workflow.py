@@ -21,7 +21,9 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # jobs import this checkout's pos
 def snakemake(workdir, *args, check=True):
     proc = subprocess.run(SNAKEMAKE + ["-d", str(workdir), *args], capture_output=True, text=True, env=ENV)
     if check and proc.returncode != 0:
-        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+        raise AssertionError(
+            f"snakemake {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+        )
     return proc.stdout + proc.stderr
 
 
@@ -51,10 +53,27 @@ def tiny_run(tmp_path_factory):
 def test_tiny_workflow_builds_table4(tiny_run):
     workdir, _ = tiny_run
     table = pd.read_csv(workdir / "results" / "table4.csv")
-    assert list(table["model"]) == ["PosENet", "PosENet padding=1", "VGG16 (random)", "VGG16 (random) w/o padding"]
-    assert "pattern" not in table.columns
-    for col in ("h_spc", "h_mae", "g_spc", "g_mae", "hs_spc", "hs_mae", "h_spc_ci", "backbone", "weights",
-                "conv_padding", "readout_padding", "test_set"):
+    assert list(table["model"]) == [
+        "PosENet",
+        "PosENet padding=1",
+        "VGG16 (random)",
+        "VGG16 (random) w/o padding",
+    ]
+    assert "target" not in table.columns
+    for col in (
+        "h_spc",
+        "h_mae",
+        "g_spc",
+        "g_mae",
+        "hs_spc",
+        "hs_mae",
+        "h_spc_ci",
+        "backbone",
+        "weights",
+        "conv_padding",
+        "readout_padding",
+        "test_set",
+    ):
         assert col in table.columns
     assert table["n_seeds"].tolist() == [2, 2, 2, 2]
     assert table["test_set"].eq("natural").all()
@@ -66,7 +85,9 @@ def test_tiny_workflow_builds_table4(tiny_run):
     per_image = pd.read_csv(workdir / "results" / "metrics" / "vgg16_random" / "L1-k3-p0-all" / "seed1.csv")
     assert len(per_image) == (4 + 3) * 5  # images x targets (Table 1 reports all five from this run)
     assert set(per_image["test_input"]) == {"natural", "black", "white", "noise"}
-    assert (workdir / "logs" / "extract_features" / "vgg16_random" / "train.log").read_text().count("extract") >= 1
+    assert (workdir / "logs" / "extract_features" / "vgg16_random" / "train.log").read_text().count(
+        "extract"
+    ) >= 1
 
 
 @pytest.mark.slow
@@ -81,9 +102,18 @@ def test_rerun_does_nothing_and_seeds_retrain_without_reextracting(tiny_run):
 @pytest.mark.slow
 def test_store_is_inspectable(tiny_run):
     workdir, _ = tiny_run
-    out = subprocess.run([sys.executable, "-m", "posenc.cli", "inspect",
-                          str(workdir / "results" / "features" / "vgg16_random_nopad" / "train.zarr")],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "posenc.cli",
+            "inspect",
+            str(workdir / "results" / "features" / "vgg16_random_nopad" / "train.zarr"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "relu5_3" in out and "native 2px" in out and "conv_padding: false" in out
 
 
@@ -92,7 +122,7 @@ def test_tiny_workflow_builds_every_table_figure_and_the_comparison(tiny_run):
     workdir, _ = tiny_run
     results = workdir / "results"
     t1 = pd.read_csv(results / "table1.csv")
-    assert len(t1) == 5 * 2 and set(t1["pattern"]) == {"H", "V", "G", "HS", "VS"}
+    assert len(t1) == 5 * 2 and set(t1["target"]) == {"H", "V", "G", "HS", "VS"}
     for test_input in ("natural", "black", "white", "noise"):
         assert {f"{test_input}_spc", f"{test_input}_spc_ci", f"{test_input}_mae"} <= set(t1.columns)
     pixels_black = t1[(t1["model"] == "PosENet")]["black_spc"]
@@ -103,18 +133,36 @@ def test_tiny_workflow_builds_every_table_figure_and_the_comparison(tiny_run):
     assert len(t3) == 2 * 3 and set(t3["taps"]) == {"relu1_2", "relu5_3", "all"}
     per_seed = pd.read_csv(results / "per_seed.csv")
     assert set(per_seed["seed"]) == {0, 1}
-    assert len(per_seed.drop_duplicates(["backbone", "readout", "seed", "image_set", "test_input", "target"])) == len(per_seed)
-    for fig in ("fig4_predictions", "fig5_readout_size", "fig6_padding", "fig7_error_maps", "summary_spc",
-                "table5_predictions"):
+    assert len(
+        per_seed.drop_duplicates(["backbone", "readout", "seed", "image_set", "test_input", "target"])
+    ) == len(per_seed)
+    for fig in (
+        "fig4_predictions",
+        "fig5_readout_size",
+        "fig6_padding",
+        "fig7_error_maps",
+        "summary_spc",
+        "table5_predictions",
+    ):
         image = np.asarray(Image.open(results / "figures" / f"{fig}.png").convert("L"), dtype=np.float32)
         assert image.shape[0] > 100 and image.std() > 10, fig
     t5 = pd.read_csv(results / "table5.csv")
-    assert list(zip(t5["task"], t5["variant"])) == [("sod", "padded"), ("sod", "unpadded"), ("seg", "padded"),
-                                                     ("seg", "unpadded")]
-    assert t5["n_images"].eq(3).all() and t5["max_f"].iloc[:2].between(0, 1).all() and t5["miou"].iloc[2:].between(0, 1).all()
+    assert list(zip(t5["task"], t5["variant"])) == [
+        ("sod", "padded"),
+        ("sod", "unpadded"),
+        ("seg", "padded"),
+        ("seg", "unpadded"),
+    ]
+    assert (
+        t5["n_images"].eq(3).all()
+        and t5["max_f"].iloc[:2].between(0, 1).all()
+        and t5["miou"].iloc[2:].between(0, 1).all()
+    )
     assert "(0.660, Δ" in (results / "table5.md").read_text()  # the paper's PASCAL-S F-measure of VGG
     t6 = pd.read_csv(results / "table6.csv")
-    assert list(t6["model"].unique()) == ["VGG16 (random)", "VGG16-slim SOD"] and {"black_spc"} <= set(t6.columns)
+    assert list(t6["model"].unique()) == ["VGG16 (random)", "VGG16-slim SOD"] and {"black_spc"} <= set(
+        t6.columns
+    )
     assert t6.loc[t6["model"] == "VGG16-slim SOD", "weights"].eq("checkpoint").all()
     comparison = (results / "paper_comparison.md").read_text()
     assert comparison.count("**Claim ") == 6 and "## Table 3" in comparison
@@ -133,8 +181,12 @@ def test_data_set_rules_download_unpack_and_list_images(tmp_path):
     (run / "config").mkdir(parents=True)
     config = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
     config["datasets"] = {
-        "ds_train": {"url": archive.as_uri(), "checksum": f"sha256:{sha256(archive)}",
-                     "images": "DS-TR/DS-TR-Image", "count": 5},
+        "ds_train": {
+            "url": archive.as_uri(),
+            "checksum": f"sha256:{sha256(archive)}",
+            "images": "DS-TR/DS-TR-Image",
+            "count": 5,
+        },
         "ds_gone": {"url": "http://127.0.0.1:9/DS-TE.zip", "images": "DS-TE/DS-TE-Image", "count": 3},
     }
     config["image_sets"]["train"] = {"source": "dataset", "dataset": "ds_train"}
@@ -161,7 +213,9 @@ def job_counts(dry_run_output: str) -> dict:
 def test_paper_mode_dry_run(tmp_path):
     """config/paper.yaml: 6 data sets downloaded, 8 image sets, 6 backbones x 3 sets, no HED weights, Tables
     1-6 with 2 dense tasks x (padded, unpadded)."""
-    out = snakemake(tmp_path, "-n", "--cores", "8", "all", "--configfile", str(ROOT / "config" / "paper.yaml"))
+    out = snakemake(
+        tmp_path, "-n", "--cores", "8", "all", "--configfile", str(ROOT / "config" / "paper.yaml")
+    )
     jobs = job_counts(out)
     assert jobs["download_dataset"] == 6 and jobs["prepare_image_set"] == 8
     assert jobs["extract_features"] == 18 and jobs["make_table"] == 5 and jobs["make_table5"] == 1

@@ -1,10 +1,12 @@
 rule download_dataset:
     output:
         folder=directory(paths.dataset("{dataset}")),
-    params:
-        spec=lambda wc: config["datasets"][wc.dataset],
-        downloads=paths.DOWNLOADS,
     log:
         "logs/download_dataset/{dataset}.log",
+    conda:
+        ENV
+    params:
+        entry=dataset_entry,
+        downloads=paths.DOWNLOADS,
     script:
         "../scripts/download_dataset.py"

@@ -3,18 +3,19 @@ rule extract_features:
         unpack(extract_inputs),
     output:
         store=directory(paths.store("{backbone}", "{image_set}")),
-    params:
-        backbone=extract_params,
-        input=config["input"],
-        features=features_params(),
-        hed_path=config["hed_weights"],
-        version=__version__,
-    threads: extract_threads
-    resources:
-        gpu=extract_gpus,
     log:
         "logs/extract_features/{backbone}/{image_set}.log",
     benchmark:
         "benchmarks/extract_features/{backbone}/{image_set}.tsv"
+    conda:
+        ENV
+    threads: extract_threads
+    resources:
+        gpu=extract_gpus,
+    params:
+        backbone=backbone_entry,
+        features=plan.feature_settings(config),
+        device=config["features"]["device"],
+        code=CODE["features"],
     script:
         "../scripts/extract_features.py"

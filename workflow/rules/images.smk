@@ -3,10 +3,12 @@ rule prepare_image_set:
         image_set_inputs,
     output:
         manifest=paths.manifest("{image_set}"),
-    params:
-        spec=image_set_spec,
-        version=__version__,
     log:
         "logs/prepare_image_set/{image_set}.log",
+    conda:
+        ENV
+    params:
+        entry=image_set_entry,
+        code=CODE["images"],
     script:
         "../scripts/prepare_image_set.py"

@@ -1,6 +1,6 @@
 rule make_figure:
     input:
-        figure_files,
+        unpack(figure_inputs),
     output:
         png=report(
             paths.figure("{figure}"),
@@ -8,25 +8,29 @@ rule make_figure:
             category="Figures",
             labels={"figure": "{figure}"},
         ),
-    params:
-        runs=figure_params,
-        version=__version__,
     log:
         "logs/make_figure/{figure}.log",
+    conda:
+        ENV
+    params:
+        plan=figure_plan,
+        code=CODE["report"],
     script:
         "../scripts/make_figure.py"
 
 
 rule compare_with_paper:
     input:
-        tables=[paths.table(t, "csv") for t in config["tables"]],
-        markdown=[paths.table(t, "md") for t in config["tables"]],
-        dense=all_dense_tables(),
+        csv=[paths.table(t, "csv") for t in plan.report_tables(config)],
+        md=[paths.table(t, "md") for t in plan.report_tables(config)],
     output:
         md=report(paths.COMPARISON, caption="../report/comparison.rst", category="Comparison"),
-    params:
-        version=__version__,
     log:
         "logs/compare_with_paper/paper_comparison.log",
+    conda:
+        ENV
+    params:
+        tables=plan.report_tables(config),
+        code=CODE["report"],
     script:
         "../scripts/compare_with_paper.py"

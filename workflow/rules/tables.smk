@@ -4,22 +4,27 @@ rule make_table:
     output:
         csv=report(paths.table("{table}", "csv"), caption="../report/table.rst", category="Tables"),
         md=paths.table("{table}", "md"),
-    params:
-        table=table_spec,
-        stripe_range=config["stripe_range"],
-        version=__version__,
     log:
         "logs/make_table/{table}.log",
+    conda:
+        ENV
+    params:
+        plan=table_plan,
+        code=CODE["report"],
     script:
         "../scripts/make_table.py"
 
 
 rule collect_metrics:
     input:
-        metrics=all_metrics(),
+        metrics=plan.all_metrics(config),
     output:
         csv=paths.PER_SEED,
     log:
         "logs/collect_metrics/per_seed.log",
+    conda:
+        ENV
+    params:
+        code=CODE["report"],
     script:
         "../scripts/collect_metrics.py"

@@ -1,5 +1,10 @@
 from posenc.report.claims import write_comparison
-from posenc.logs import job
+from posenc.runtime import job
 
 with job(snakemake.log[0]):
-    write_comparison(snakemake.config, snakemake.output.md)
+    names = snakemake.params.tables
+    write_comparison(
+        dict(zip(names, snakemake.input.csv, strict=True)),
+        dict(zip(names, snakemake.input.md, strict=True)),
+        snakemake.output.md,
+    )

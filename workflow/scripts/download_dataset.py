@@ -1,6 +1,10 @@
 from posenc.images.download import fetch_dataset
-from posenc.logs import job
+from posenc.runtime import job
 
 with job(snakemake.log[0]):
-    fetch_dataset(snakemake.wildcards.dataset, snakemake.params.spec, snakemake.output.folder,
-                  snakemake.params.downloads)
+    fetch_dataset(
+        snakemake.wildcards.dataset,
+        snakemake.params.entry,
+        snakemake.output.folder,
+        snakemake.params.downloads,
+    )

@@ -1,5 +1,6 @@
 from posenc.report.dense_figure import dense_predictions_figure, figure_tasks
-from posenc.logs import job
+from posenc.runtime import job
 
 with job(snakemake.log[0]):
-    dense_predictions_figure(figure_tasks(snakemake.config), snakemake.output.png)
+    tasks = figure_tasks(snakemake.params.tasks, snakemake.input.models, snakemake.input.manifests)
+    dense_predictions_figure(tasks, snakemake.output.png)

@@ -1,6 +1,5 @@
-from posenc.logs import job
 from posenc.report.tables import make_table
+from posenc.runtime import job
 
 with job(snakemake.log[0]):
-    make_table(snakemake.config, snakemake.wildcards.table, snakemake.input.metrics, snakemake.output.csv,
-               snakemake.output.md)
+    make_table(snakemake.params.plan, snakemake.input.metrics, snakemake.output.csv, snakemake.output.md)

@@ -1,5 +1,5 @@
 from posenc.images.sets import build_image_set
-from posenc.logs import job
+from posenc.runtime import job
 
 with job(snakemake.log[0]):
-    build_image_set(snakemake.wildcards.image_set, snakemake.params.spec, snakemake.output.manifest)
+    build_image_set(snakemake.wildcards.image_set, snakemake.params.entry, snakemake.output.manifest)

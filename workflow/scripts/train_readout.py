@@ -1,9 +1,14 @@
-from posenc.logs import job
-from posenc.probe.readout import ReadoutSpec
+from posenc.plan import ReadoutSpec
 from posenc.probe.training import TrainConfig, train_readout
+from posenc.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
-    p = snakemake.params
-    cfg = TrainConfig.from_dict({**p.training, "output_size": p.output_size, "stripe_range": p.stripe_range})
-    train_readout(snakemake.input.store, snakemake.output.heads, ReadoutSpec.from_id(snakemake.wildcards.readout),
-                  p.targets, cfg, int(snakemake.wildcards.seed), device=snakemake.config["training"]["device"])
+    train_readout(
+        snakemake.input.store,
+        snakemake.output.readout,
+        ReadoutSpec.from_id(snakemake.wildcards.readout),
+        snakemake.params.targets,
+        TrainConfig.from_dict(snakemake.params.training),
+        int(snakemake.wildcards.seed),
+        device=snakemake.params.device,
+    )

@@ -3,7 +3,7 @@
 import pytest
 
 from posenc.images.download import DownloadError
-from posenc.logs import job
+from posenc.runtime import job
 
 
 def test_actionable_error_prints_the_message_and_exits_1(tmp_path, capsys):
@@ -22,6 +22,6 @@ def test_actionable_error_prints_the_message_and_exits_1(tmp_path, capsys):
 def test_other_errors_keep_their_traceback(tmp_path, capsys):
     with pytest.raises(ZeroDivisionError):
         with job(tmp_path / "job.log", threads=1):
-            1 / 0
+            _ = 1 / 0
     assert "Traceback" in capsys.readouterr().err
     assert "ZeroDivisionError" in (tmp_path / "job.log").read_text()

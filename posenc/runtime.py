@@ -1,4 +1,9 @@
-"""Logging for workflow jobs: stderr goes both to the terminal and to the rule's log file."""
+"""What every workflow job needs at run time: its log, its threads and its device.
+
+`job` tees stderr into the rule's log, gives torch the job's threads and turns an ActionableError into
+one line (a traceback would bury the fix); `resolve_device` is the one place that turns a config's
+`device` value into a torch device.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from posenc.errors import ActionableError
+
+DEVICES = ("auto", "cpu", "cuda")  # a config's `device`: auto = CUDA when present, else the CPU
 
 
 class _Tee:
@@ -34,12 +41,26 @@ def usable_threads(requested: int | None) -> int:
     return max(1, min(requested or available, available))
 
 
+def resolve_device(device: str = "auto"):
+    """A config's device value (auto, cpu, cuda, cuda:N) -> torch.device; CUDA asked for but absent is an error."""
+    import torch  # lazy: report jobs use this module without needing torch
+
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ActionableError(
+            f"device {device!r} requested but CUDA is not available here: set the `device` key to auto or cpu"
+        )
+    return torch.device(device)
+
+
 @contextmanager
 def job(log_path=None, threads: int | None = None):
     """Run a workflow job: tee stderr into log_path and give torch the job's threads (at most the CPUs there)."""
-    import torch
+    if threads is not None:
+        import torch  # lazy: only jobs that compute set threads
 
-    torch.set_num_threads(usable_threads(threads))
+        torch.set_num_threads(usable_threads(threads))
     if log_path is None:
         yield
         return

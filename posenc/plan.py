@@ -1,0 +1,326 @@
+"""What a valid config implies: the runs, their targets and seeds, what each table and figure reads.
+
+This module imports neither torch nor matplotlib: the Snakefile plans every job from it (a dry run stays
+fast), and the stages take the small dictionaries it builds as their settings. A *run* is one backbone with
+one readout shape; it is trained once per seed, with one head per target its tables report.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from posenc import paths
+
+# ---- readout shapes -------------------------------------------------------------------------------------
+_READOUT_ID = re.compile(
+    r"^L(?P<layers>\d+)-k(?P<kernel>\d+)-p(?P<padding>\d+)(-h(?P<hidden>\d+))?-(?P<taps>[A-Za-z0-9_+]+)$"
+)
+
+
+@dataclass(frozen=True)
+class ReadoutSpec:
+    """The shape of a readout (docs/protocol.md §4): L layers of k x k convolutions with padding p."""
+
+    layers: int = 1
+    kernel: int = 3
+    padding: int = 0
+    taps: tuple[str, ...] | None = None  # None: every tap of the store
+    hidden: int | None = None  # channels of each hidden layer per head; None: the input width (the paper)
+
+    def __post_init__(self):
+        if (
+            self.layers < 1
+            or self.kernel < 1
+            or self.padding < 0
+            or (self.hidden is not None and self.hidden < 1)
+        ):
+            raise ValueError(f"readout needs layers >= 1, kernel >= 1, padding >= 0, hidden >= 1; got {self}")
+        if self.layers == 1:
+            object.__setattr__(self, "hidden", None)  # a one-layer readout has no hidden layer
+
+    @property
+    def id(self) -> str:
+        """A file-name-safe identifier, e.g. L1-k3-p0-all, L3-k3-p0-h16-all or L1-k3-p0-relu5_3."""
+        taps = "all" if not self.taps else "+".join(self.taps)
+        hidden = "" if self.hidden is None else f"-h{self.hidden}"
+        return f"L{self.layers}-k{self.kernel}-p{self.padding}{hidden}-{taps}"
+
+    @classmethod
+    def from_id(cls, text: str) -> ReadoutSpec:
+        match = _READOUT_ID.match(text)
+        if not match:
+            raise ValueError(f"{text!r} is not a readout id such as L1-k3-p0-all")
+        taps = match["taps"]
+        return cls(
+            int(match["layers"]),
+            int(match["kernel"]),
+            int(match["padding"]),
+            None if taps == "all" else tuple(taps.split("+")),
+            int(match["hidden"]) if match["hidden"] else None,
+        )
+
+    def output_size(self, feature_size: int) -> int:
+        size = feature_size
+        for _ in range(self.layers):
+            size = size + 2 * self.padding - self.kernel + 1
+        return size
+
+
+def row_readout(config: dict, row: dict) -> ReadoutSpec:
+    """The readout of a table row: the top-level readout with the row's overrides."""
+    merged = {**config["readout"], **row.get("readout", {})}
+    taps = merged.get("taps")
+    return ReadoutSpec(
+        merged["layers"],
+        merged["kernel"],
+        merged["padding"],
+        tuple(taps) if taps else None,
+        merged.get("hidden"),
+    )
+
+
+# ---- runs, targets, seeds -------------------------------------------------------------------------------
+def seed_list(config: dict) -> list[int]:
+    return list(range(config["seeds"]))
+
+
+def table_runs(config: dict, table: str) -> list[tuple[str, str]]:
+    """(backbone, readout id) of every row of a table, in row order, without repeats."""
+    runs = []
+    for row in config["tables"][table]["rows"]:
+        run = (row["backbone"], row_readout(config, row).id)
+        if run not in runs:
+            runs.append(run)
+    return runs
+
+
+def all_runs(config: dict) -> list[tuple[str, str]]:
+    return sorted({run for table in config["tables"] for run in table_runs(config, table)})
+
+
+def run_targets(config: dict, backbone: str, readout: str) -> list[str]:
+    """Targets a run's heads are trained for: every target some table reports from it, in `targets` order."""
+    wanted = set()
+    for table, entry in config["tables"].items():
+        if (backbone, readout) in table_runs(config, table):
+            wanted.update(entry["targets"])
+    return [t for t in config["targets"] if t in wanted] or list(config["targets"])
+
+
+def synthetic_test_sets(config: dict) -> list[str]:
+    """Test sets holding the synthetic inputs (black, white, noise)."""
+    return [s for s in config["test_sets"] if config["image_sets"].get(s, {}).get("source") == "synthetic"]
+
+
+def has_masks(config: dict, image_set: str) -> bool:
+    """Whether an image set comes with ground-truth masks (a dense task can train or score on it)."""
+    entry = config["image_sets"][image_set]
+    if entry["source"] == "composite":
+        return True
+    if entry["source"] == "folder":
+        return bool(entry.get("masks"))
+    if entry["source"] == "dataset":
+        return bool(config["datasets"].get(entry.get("dataset"), {}).get("masks"))
+    return False
+
+
+# ---- settings each stage takes (plain dictionaries: rule params that rerun a job when they change) -------
+def image_set_entry(config: dict, name: str) -> dict:
+    """An image set's entry; a data set's image set also carries its data set's entry (so that only that
+    entry's changes rerun it)."""
+    entry = config["image_sets"][name]
+    if entry["source"] == "dataset":
+        return {**entry, "dataset_entry": config["datasets"][entry["dataset"]]}
+    return entry
+
+
+def backbone_entry(config: dict, name: str) -> dict:
+    return {"name": name, **config["backbones"][name]}
+
+
+def feature_settings(config: dict) -> dict:
+    """The FeatureConfig of every store: input size and preprocessing, stored map size and format."""
+    features = {k: v for k, v in config["features"].items() if k != "device"}
+    return {
+        "input_size": config["input"]["size"],
+        "preprocessing": config["input"]["preprocessing"],
+        **features,
+    }
+
+
+def training_settings(config: dict) -> dict:
+    """The TrainConfig of every readout."""
+    training = {k: v for k, v in config["training"].items() if k != "device"}
+    return {**training, "output_size": config["input"]["size"], "stripe_range": config["stripe_range"]}
+
+
+def dense_settings(config: dict, task: str) -> dict:
+    """The DenseConfig of one dense task (its test sets and device apart)."""
+    return {k: v for k, v in config["dense_tasks"][task].items() if k not in ("device", "test_sets")}
+
+
+# ---- tables --------------------------------------------------------------------------------------------
+TABLE_TITLES = {
+    "table1": "Table 1: position information in backbones, per target and test input",
+    "table2": "Table 2: readout layers and kernel size",
+    "table3": "Table 3: position information per level (taps f1..f5) and all levels",
+    "table4": "Table 4: padding as a source of absolute position information",
+    "table6": "Table 6: position information in backbones trained for dense tasks (Table 5's padded networks)",
+}
+
+
+def input_sources(config: dict, table: str) -> dict[str, str]:
+    """Test input -> the image set holding it, for one table."""
+    entry = config["tables"][table]
+    synthetic = (synthetic_test_sets(config) or [""])[0]
+    return {i: entry["test_set"] if i == "natural" else synthetic for i in entry["inputs"]}
+
+
+def table_notes(config: dict, table: str) -> list[str]:
+    entry = config["tables"][table]
+    if config["stripe_range"] == "unit":
+        range_note = "[0, 1], as the official PNGs; the paper's stripe MAE implies [-1, 1]"
+    else:
+        range_note = "[-1, 1], the range the paper's stripe MAE implies"
+    return [
+        f"natural test images: image set {entry['test_set']!r} (the paper: PASCAL-S)",
+        f"stripe target range: {config['stripe_range']} ({range_note})",
+        f"input preprocessing: {config['input']['preprocessing']}; readouts trained {config['training']['epochs']} "
+        f"epochs on image set {config['train_set']!r}, {config['seeds']} seed(s)",
+    ]
+
+
+def table_plan(config: dict, table: str) -> dict:
+    """Everything make_table needs beside the metric files: layout, targets, test inputs, rows, notes."""
+    entry = config["tables"][table]
+    return {
+        "name": table,
+        "title": TABLE_TITLES.get(table, table),
+        "layout": entry["layout"],
+        "targets": list(entry["targets"]),
+        "test_set": entry["test_set"],
+        "sources": input_sources(config, table),
+        "rows": [
+            {
+                "label": row["label"],
+                "backbone": row["backbone"],
+                "readout": row_readout(config, row).id,
+                "paper": row.get("paper", ""),
+            }
+            for row in entry["rows"]
+        ],
+        "notes": table_notes(config, table),
+    }
+
+
+def table_metrics(config: dict, table: str) -> list[str]:
+    return [paths.metrics(b, r, s) for b, r in table_runs(config, table) for s in seed_list(config)]
+
+
+def all_metrics(config: dict) -> list[str]:
+    return [paths.metrics(b, r, s) for b, r in all_runs(config) for s in seed_list(config)]
+
+
+def report_tables(config: dict) -> list[str]:
+    """The tables the paper comparison reads: the configured ones and Table 5 when dense tasks run."""
+    return list(config["tables"]) + (["table5"] if config["dense_tasks"] else [])
+
+
+def all_tables(config: dict) -> list[str]:
+    return [paths.table(table, ext) for table in config["tables"] for ext in ("csv", "md")]
+
+
+# ---- figures -------------------------------------------------------------------------------------------
+FIGURE_TABLES = {  # figure -> the table whose rows (and results) it draws from
+    "fig4_predictions": "table1",
+    "fig5_readout_size": "table2",
+    "fig6_padding": "table4",
+    "fig7_error_maps": "table1",
+    "summary_spc": "table1",
+}
+FROM_TABLE_CSV = ("fig5_readout_size", "summary_spc")  # drawn from a built table; the others from predictions
+DENSE_FIGURE = "table5_predictions"
+
+
+def configured_figures(config: dict) -> list[str]:
+    return [f for f, table in FIGURE_TABLES.items() if table in config["tables"]]
+
+
+def figure_runs(config: dict, figure: str) -> dict[str, tuple[str, str]]:
+    """Row label -> (backbone, readout id) of the runs a figure draws (first seed)."""
+    if figure in FROM_TABLE_CSV:
+        return {}
+    rows = config["tables"][FIGURE_TABLES[figure]]["rows"]
+    return {row["label"]: (row["backbone"], row_readout(config, row).id) for row in rows}
+
+
+def figure_inputs(config: dict, figure: str) -> dict[str, list[str]]:
+    """The files a figure is drawn from, by role: a table, or predictions (in label order) and a manifest."""
+    table = FIGURE_TABLES[figure]
+    if figure in FROM_TABLE_CSV:
+        return {"table": [paths.table(table)]}
+    return {
+        "predictions": [paths.predictions(b, r, 0) for b, r in figure_runs(config, figure).values()],
+        "manifest": [paths.manifest(config["tables"][table]["test_set"])],
+    }
+
+
+def figure_plan(config: dict, figure: str) -> dict:
+    """Settings of one figure beside its input files: which table, row labels, test set, stripe range."""
+    table = FIGURE_TABLES[figure]
+    return {
+        "figure": figure,
+        "table": table,
+        "labels": list(figure_runs(config, figure)),
+        "test_set": config["tables"][table]["test_set"],
+        "stripe_range": config["stripe_range"],
+    }
+
+
+def all_figures(config: dict) -> list[str]:
+    return [paths.figure(f) for f in configured_figures(config)]
+
+
+# ---- dense tasks (Table 5) -----------------------------------------------------------------------------
+def all_dense_metrics(config: dict) -> list[str]:
+    return [paths.dense_metrics(t, v) for t in config["dense_tasks"] for v in paths.DENSE_VARIANTS]
+
+
+def dense_outputs(config: dict) -> list[str]:
+    """Table 5 and its figure, when dense tasks are configured."""
+    if not config["dense_tasks"]:
+        return []
+    return [paths.table("table5", ext) for ext in ("csv", "md")] + [paths.figure(DENSE_FIGURE)]
+
+
+def dense_figure_inputs(config: dict) -> dict[str, list[str]]:
+    """Per dense task (in config order): its networks (padded, unpadded) and the first test set's manifest."""
+    tasks = config["dense_tasks"]
+    return {
+        "models": [paths.dense_model(t, v) for t in tasks for v in paths.DENSE_VARIANTS],
+        "manifests": [paths.manifest(next(iter(entry["test_sets"]))) for entry in tasks.values()],
+    }
+
+
+# ---- code fingerprints ---------------------------------------------------------------------------------
+PACKAGE = Path(__file__).resolve().parent
+
+
+def code_fingerprint(*packages: str) -> str:
+    """A short hash of the code of posenc sub-packages (e.g. "features"), comments, docstrings and formatting
+    aside: a rule carries it as a param, so that its jobs rerun when the code they run changes."""
+    digest = hashlib.sha256()
+    for package in sorted(packages):
+        for source in sorted((PACKAGE / package).glob("*.py")):
+            tree = ast.parse(source.read_text())
+            for node in ast.walk(tree):
+                body = getattr(node, "body", None)
+                if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
+                    if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
+                        node.body = body[1:] or [ast.Pass()]
+            digest.update(f"{package}/{source.name}\n{ast.dump(tree)}\n".encode())
+    return digest.hexdigest()[:16]
