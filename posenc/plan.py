@@ -186,11 +186,17 @@ def table_notes(config: dict, table: str) -> list[str]:
         range_note = "[0, 1], as the official PNGs; the paper's stripe MAE implies [-1, 1]"
     else:
         range_note = "[-1, 1], the range the paper's stripe MAE implies"
+    training = config["training"]
+    budget = f"{training['steps']} SGD steps" if training["steps"] else f"{training['epochs']} epochs"
+    norm = {
+        "none": "the backbone's maps as they are (the paper)",
+        "channel": "each channel standardised with the training store's statistics (training.input_norm)",
+    }[training["input_norm"]]
     return [
         f"natural test images: image set {entry['test_set']!r} (the paper: PASCAL-S)",
         f"stripe target range: {config['stripe_range']} ({range_note})",
-        f"input preprocessing: {config['input']['preprocessing']}; readouts trained {config['training']['epochs']} "
-        f"epochs on image set {config['train_set']!r}, {config['seeds']} seed(s)",
+        f"input preprocessing: {config['input']['preprocessing']}; readouts trained {budget} on image set "
+        f"{config['train_set']!r}, {config['seeds']} seed(s); readout input: {norm}",
     ]
 
 
@@ -241,6 +247,7 @@ FIGURE_TABLES = {  # figure -> the table whose rows (and results) it draws from
     "fig6_padding": "table4",
     "fig7_error_maps": "table1",
     "summary_spc": "table1",
+    "training_curves": "table4",
 }
 FROM_TABLE_CSV = ("fig5_readout_size", "summary_spc")  # drawn from a built table; the others from predictions
 DENSE_FIGURE = "table5_predictions"
@@ -263,6 +270,9 @@ def figure_inputs(config: dict, figure: str) -> dict[str, list[str]]:
     table = FIGURE_TABLES[figure]
     if figure in FROM_TABLE_CSV:
         return {"table": [paths.table(table)]}
+    if figure == "training_curves":
+        runs = dict.fromkeys(figure_runs(config, figure).values())  # rows sharing a run draw it once
+        return {"readouts": [paths.readout(b, r, s) for b, r in runs for s in seed_list(config)]}
     return {
         "predictions": [paths.predictions(b, r, 0) for b, r in figure_runs(config, figure).values()],
         "manifest": [paths.manifest(config["tables"][table]["test_set"])],
@@ -276,6 +286,8 @@ def figure_plan(config: dict, figure: str) -> dict:
         "figure": figure,
         "table": table,
         "labels": list(figure_runs(config, figure)),
+        "runs": [list(run) for run in figure_runs(config, figure).values()],
+        "seeds": seed_list(config),
         "test_set": config["tables"][table]["test_set"],
         "stripe_range": config["stripe_range"],
     }

@@ -86,9 +86,15 @@ def test_table_runs_follow_the_rows(default):
     config = validate_config(copy.deepcopy(default))
     runs = table_runs(config, "table4")
     assert runs[:3] == [("pixels", "L1-k3-p0-all"), ("pixels", "L1-k3-p1-all"), ("pixels", "L1-k3-p2-all")]
-    assert ("vgg16_hed_nopad", "L1-k3-p0-all") in runs and len(runs) == 7
-    assert run_targets(config, "vgg16_hed_nopad", "L1-k3-p0-all") == ["H", "G", "HS"]  # Table 4 only
-    assert run_targets(config, "vgg16_hed", "L1-k3-p0-all") == ["H", "V", "G", "HS", "VS"]  # Tables 1, 3, 4
+    assert ("vgg16_oxford_nopad", "L1-k3-p0-all") in runs and len(runs) == 7
+    assert run_targets(config, "vgg16_oxford_nopad", "L1-k3-p0-all") == ["H", "G", "HS"]  # Table 4 only
+    assert run_targets(config, "vgg16_oxford", "L1-k3-p0-all") == [
+        "H",
+        "V",
+        "G",
+        "HS",
+        "VS",
+    ]  # Tables 1, 3, 4
     row = {"label": "f5", "backbone": "vgg16_hed", "readout": {"taps": ["relu5_3"], "kernel": 7}}
     assert row_readout(config, row).id == "L1-k7-p0-relu5_3"
 

@@ -32,9 +32,9 @@ def test_table_plan_resolves_rows_sources_and_notes(config):
 
 def test_runs_targets_and_metric_files(config):
     assert ("pixels", "L1-k3-p1-all") in plan.table_runs(config, "table4")
-    # Table 1 asks VGG16 (hed) for all five targets, Tables 2-4 for fewer: the run trains the union
-    assert plan.run_targets(config, "vgg16_hed", "L1-k3-p0-all") == ["H", "V", "G", "HS", "VS"]
-    assert plan.run_targets(config, "vgg16_hed", "L1-k3-p0-relu1_2") == ["H", "G"]
+    # Table 1 asks VGG16 (oxford) for all five targets, Tables 2-4 for fewer: the run trains the union
+    assert plan.run_targets(config, "vgg16_oxford", "L1-k3-p0-all") == ["H", "V", "G", "HS", "VS"]
+    assert plan.run_targets(config, "vgg16_oxford", "L1-k3-p0-relu1_2") == ["H", "G"]
     files = plan.table_metrics(config, "table4")
     assert len(files) == 7 * config["seeds"] and paths.metrics("pixels", "L1-k3-p0-all", 0) in files
 

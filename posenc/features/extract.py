@@ -1,8 +1,9 @@
 """Extraction: images -> frozen backbone -> taps resized to the feature size -> a feature store.
 
 All taps come from one forward pass (forward hooks on the trunk's tap modules), are resized bilinearly to
-feature_size x feature_size (align_corners=True, as the official readout does) and streamed to the store
-in image order. Since the readout only ever sees those maps, caching them is exact (docs/protocol.md §4).
+feature_size x feature_size (align_corners=True as the official code, or False as its 2020 version) and
+streamed to the store in image order. Since the readout only ever sees those maps, caching them is exact
+(docs/protocol.md §4).
 """
 
 from __future__ import annotations
@@ -31,15 +32,19 @@ from posenc.io import file_sha256
 from posenc.runtime import resolve_device
 
 PRECISIONS = ("float32", "bfloat16")
-RESIZE = "bilinear, align_corners=True"
+
+
+def resize_rule(align_corners: bool) -> str:
+    """How taps are resized to the stored size, as provenance records it."""
+    return f"bilinear, align_corners={align_corners}"
 
 
 class TapExtractor(nn.Module):
     """Runs a trunk once and returns its taps, each resized to (size, size)."""
 
-    def __init__(self, trunk: nn.Module, taps, size: int = 28):
+    def __init__(self, trunk: nn.Module, taps, size: int = 28, align_corners: bool = True):
         super().__init__()
-        self.trunk, self.taps, self.size = trunk, list(taps), size
+        self.trunk, self.taps, self.size, self.align_corners = trunk, list(taps), size, align_corners
         self._seen: dict[str, torch.Tensor] = {}
         modules = dict(trunk.named_modules())
         for tap in self.taps:
@@ -62,7 +67,9 @@ class TapExtractor(nn.Module):
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         return {
-            name: F.interpolate(out.float(), size=(self.size, self.size), mode="bilinear", align_corners=True)
+            name: F.interpolate(
+                out.float(), size=(self.size, self.size), mode="bilinear", align_corners=self.align_corners
+            )
             for name, out in self.native(x).items()
         }
 
@@ -91,6 +98,7 @@ class FeatureConfig:
     chunk_mb: float = _FEATURES["chunk_mb"]
     compression_level: int = _FEATURES["compression_level"]
     batch_size: int = _FEATURES["batch_size"]
+    align_corners: bool = _FEATURES["align_corners"]  # a backbone entry may override it
 
     @classmethod
     def from_dict(cls, values: dict) -> FeatureConfig:
@@ -120,7 +128,7 @@ def build_provenance(
         "preprocessing": prep.as_dict(),
         "input_size": cfg.input_size,
         "feature_size": cfg.size,
-        "resize": RESIZE,
+        "resize": resize_rule(backbone.get("align_corners", cfg.align_corners)),
         "image_set": manifest["image_set"],
         "image_list_hash": manifest["list_hash"],
         "image_count": manifest["count"],
@@ -158,7 +166,7 @@ def prepare(backbone: dict, manifest_path, cfg: FeatureConfig = FeatureConfig(),
     )
     prep_name = backbone.get("preprocessing") or cfg.preprocessing
     prep = get_preprocessing(info.native_preprocessing if prep_name == "native" else prep_name)
-    extractor = TapExtractor(trunk, arch.taps, cfg.size)
+    extractor = TapExtractor(trunk, arch.taps, cfg.size, backbone.get("align_corners", cfg.align_corners))
     sizes = native_sizes(extractor, cfg.input_size)
     manifest, records = read_manifest(manifest_path)
     provenance = build_provenance(backbone, arch, info, prep, cfg, manifest, sizes)

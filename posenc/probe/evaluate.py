@@ -12,7 +12,7 @@ from posenc.io import atomic_path, atomic_write_text
 from posenc.probe.metrics import mae, ranks, spearman
 from posenc.probe.readout import upsample
 from posenc.probe.targets import target_tensor
-from posenc.probe.training import load_heads
+from posenc.probe.training import LEARNED_RATIO, load_heads
 from posenc.runtime import resolve_device
 
 # A test store must share everything with the training store but the images.
@@ -74,8 +74,9 @@ def evaluate_store(
 
 
 def run_columns(payload: dict, spec) -> dict:
-    """Columns that identify a trained readout in every metrics row."""
-    prov = payload["store_provenance"]
+    """Columns that identify a trained readout in every metrics row: backbone, weights (hash, seed), readout
+    shape and the training settings that change its numbers."""
+    prov, cfg = payload["store_provenance"], payload["train_config"]
     return {
         "backbone": prov["backbone"],
         "arch": prov["arch"],
@@ -88,8 +89,18 @@ def run_columns(payload: dict, spec) -> dict:
         "readout_padding": spec.padding,
         "taps": "all" if not spec.taps else "+".join(spec.taps),
         "stripe_range": payload["train_config"]["stripe_range"],
+        "input_norm": cfg["input_norm"],
+        "budget": f"{cfg['steps']} steps" if cfg["steps"] else f"{cfg['epochs']} epochs",
+        "weights_sha256": (prov["weights_sha256"] or "")[:12],
+        "weights_seed": "" if prov.get("weights_seed") is None else prov["weights_seed"],
         "seed": payload["seed"],
     }
+
+
+def head_columns(payload: dict, target: str) -> dict:
+    """Whether a head learned: its final training loss relative to the best constant prediction's."""
+    ratio = payload["history"]["final_loss_ratio"][target]
+    return {"final_loss_ratio": ratio, "learned": ratio < LEARNED_RATIO}
 
 
 def evaluate_readout(
@@ -131,7 +142,7 @@ def evaluate_readout(
             keep=kept,
         )
     meta = run_columns(payload, spec)
-    frame = pd.DataFrame([{**meta, **r} for r in rows])
+    frame = pd.DataFrame([{**meta, **r, **head_columns(payload, r["target"])} for r in rows])
     if predictions_path is not None:
         first = frame[frame["target"] == targets[0]]
         with atomic_path(predictions_path) as tmp, open(tmp, "wb") as fh:

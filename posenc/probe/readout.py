@@ -42,6 +42,26 @@ class ShiftConv2d(nn.Conv2d):
         return (out + self.bias).permute(0, 3, 1, 2)
 
 
+class InputStandardize(nn.Module):
+    """Fixed per-channel standardisation of the readout's input: (x - mean) / std with the training store's
+    statistics (beyond the paper: `training.input_norm: channel`). A channel that never varies gets weight 0.
+    Computed along the channels-last layout the batches come in (one fused pass, no strided broadcast)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(channels))
+        self.register_buffer("inv_std", torch.ones(channels))
+
+    def set_statistics(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        self.mean.copy_(mean.reshape(-1))
+        std = std.reshape(-1)
+        self.inv_std.copy_(torch.where(std > 0, 1 / std.clamp_min(1e-12), torch.zeros_like(std)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        nhwc = x.permute(0, 2, 3, 1)
+        return torch.addcmul(-self.mean * self.inv_std, nhwc, self.inv_std).permute(0, 3, 1, 2)
+
+
 class PosENet(nn.Module):
     """One readout head per target, packed into one network: output channel t is head t.
 
@@ -56,9 +76,11 @@ class PosENet(nn.Module):
         spec: ReadoutSpec = ReadoutSpec(),
         n_heads: int = 1,
         generators: list[torch.Generator] | None = None,
+        input_norm: bool = False,
     ):
         super().__init__()
         self.in_channels, self.spec, self.n_heads = in_channels, spec, n_heads
+        self.input_norm = InputStandardize(in_channels) if input_norm else None
         layers = []
         hidden = spec.hidden or in_channels
         for i in range(spec.layers):
@@ -91,7 +113,7 @@ class PosENet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(N, C, s, s) features -> (N, n_heads, h, w) position maps in [0, 1]."""
-        return self.body(x)
+        return self.body(x if self.input_norm is None else self.input_norm(x))
 
 
 def upsample(pred: torch.Tensor, size: int = 224) -> torch.Tensor:
@@ -131,7 +153,7 @@ class UpsampledMSE(nn.Module):
         return ((quad - 2 * cross + self.energy) / self.pixels).mean(dim=0).to(pred.dtype)
 
 
-def build_heads(in_channels: int, spec: ReadoutSpec, seed: int, targets) -> PosENet:
+def build_heads(in_channels: int, spec: ReadoutSpec, seed: int, targets, input_norm: bool = False) -> PosENet:
     """Heads for `targets`, each initialised from (seed, target) alone."""
     gens = [torch.Generator().manual_seed(head_seed(seed, t)) for t in targets]
-    return PosENet(in_channels, spec, len(gens), gens)
+    return PosENet(in_channels, spec, len(gens), gens, input_norm)

@@ -7,6 +7,7 @@ so the result equals training them one by one (up to float rounding).
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,6 +39,8 @@ class TrainConfig:
     lr_milestones: tuple[int, ...] = tuple(_DEFAULTS["lr_milestones"])
     lr_gamma: float = _DEFAULTS["lr_gamma"]
     shuffle_buffer: int = _DEFAULTS["shuffle_buffer"]  # images held in memory for shuffling
+    steps: int | None = _DEFAULTS["steps"]  # budget in SGD steps (milestones in steps); None: `epochs`
+    input_norm: str = _DEFAULTS["input_norm"]  # none (the paper) or channel (standardised inputs)
     output_size: int = schema_defaults("input")["size"]
     stripe_range: str = schema_property("stripe_range")["default"]
 
@@ -68,7 +71,7 @@ class BatchSource:
     def __init__(self, reader: StoreReader, batch_size: int, buffer: int):
         self.reader, self.batch_size = reader, batch_size
         self.buffer = max(buffer, batch_size, reader.chunk)
-        self._kept = (
+        self.kept = (
             _channels_last(reader.read(0, reader.n_images)) if reader.n_images <= self.buffer else None
         )
         size = reader.arrays[0].shape[-1]
@@ -87,10 +90,10 @@ class BatchSource:
         return self._float[:n].permute(0, 3, 1, 2)
 
     def epoch(self, rng: np.random.Generator):
-        if self._kept is not None:
+        if self.kept is not None:
             order = rng.permutation(self.reader.n_images)
             for i in range(0, len(order), self.batch_size):
-                yield self._batch(self._kept, np.sort(order[i : i + self.batch_size]))
+                yield self._batch(self.kept, np.sort(order[i : i + self.batch_size]))
             return
         blocks = self.reader.blocks()
         carry = None
@@ -109,6 +112,35 @@ class BatchSource:
             carry = pool[torch.from_numpy(order[full:])] if full < len(pool) else None
 
 
+LEARNED_RATIO = (
+    0.9  # a head whose final loss is at least this fraction of a constant prediction's did not learn
+)
+
+
+def channel_statistics(source: BatchSource) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation of a store (float32 per chunk, float64 across chunks), from the
+    images a BatchSource keeps in memory, else by one pass over the store."""
+    if source.kept is not None:
+        blocks = [source.kept[i : i + 64].float() for i in range(0, len(source.kept), 64)]  # (n, y, x, c)
+    else:
+        blocks = (_channels_last(source.reader.read(a, b)).float() for a, b in source.reader.blocks())
+    total = torch.zeros(source.reader.channels, dtype=torch.float64)
+    squares = torch.zeros(source.reader.channels, dtype=torch.float64)
+    count = 0
+    for block in blocks:
+        total += block.sum(dim=(0, 1, 2)).double()
+        squares += (block * block).sum(dim=(0, 1, 2)).double()
+        count += block.shape[0] * block.shape[1] * block.shape[2]
+    mean = total / count
+    std = (squares / count - mean**2).clamp_min(0).sqrt()
+    return mean.float(), std.float()
+
+
+def constant_losses(targets, cfg: TrainConfig) -> torch.Tensor:
+    """The loss of the best constant prediction of each target (its variance at the evaluation size)."""
+    return target_stack(targets, cfg.output_size, cfg.stripe_range).double().var(dim=(1, 2), unbiased=False)
+
+
 def train_heads(
     store_path,
     spec: ReadoutSpec,
@@ -123,25 +155,31 @@ def train_heads(
 
     Heads are packed in one PosENet and the loss is the sum of their own losses: each head's gradient comes
     from its own loss only, and SGD (momentum, weight decay) acts element-wise, so each head trains as alone.
+    The history holds the mean loss of every epoch and the loss of every step, per target.
     """
     reader = StoreReader(store_path, spec.taps, expect=expect)
     dev = torch.device(device)
     targets = list(targets)
-    heads = build_heads(reader.channels, spec, seed, targets).to(dev)
+    source = BatchSource(reader, cfg.batch_size, cfg.shuffle_buffer)
+    heads = build_heads(reader.channels, spec, seed, targets, input_norm=cfg.input_norm == "channel")
+    if heads.input_norm is not None:
+        heads.input_norm.set_statistics(*channel_statistics(source))
+    heads = heads.to(dev)
     loss_fn = UpsampledMSE(
         target_stack(targets, cfg.output_size, cfg.stripe_range), spec.output_size(reader.arrays[0].shape[-1])
     ).to(dev)
     optim = torch.optim.SGD(
         heads.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
+    # epochs: the schedule steps once per epoch (the paper); steps: once per SGD step
     sched = torch.optim.lr_scheduler.MultiStepLR(optim, list(cfg.lr_milestones), cfg.lr_gamma)
-    source = BatchSource(reader, cfg.batch_size, cfg.shuffle_buffer)
     rng = np.random.default_rng(seed)
-    history = []
+    epochs, step_losses = [], []
     label = f"train {reader.provenance['backbone']} {spec.id} seed {seed}"
-    steps = cfg.epochs * -(-reader.n_images // cfg.batch_size)
-    with tqdm(total=steps, desc=label, unit="batch", disable=not progress, mininterval=2) as bar:
-        for epoch in range(cfg.epochs):
+    total = cfg.steps or cfg.epochs * -(-reader.n_images // cfg.batch_size)
+    with tqdm(total=total, desc=label, unit="batch", disable=not progress, mininterval=2) as bar:
+        epoch = 0
+        while (len(step_losses) < total) if cfg.steps else (epoch < cfg.epochs):
             heads.train()
             sums, seen = torch.zeros(len(targets), dtype=torch.float64), 0
             for x in source.epoch(rng):
@@ -149,12 +187,28 @@ def train_heads(
                 optim.zero_grad(set_to_none=True)
                 losses.sum().backward()
                 optim.step()
-                sums += losses.detach().cpu().double() * len(x)
+                if cfg.steps:
+                    sched.step()
+                step = losses.detach().cpu().double()
+                step_losses.append(step.float())
+                sums += step * len(x)
                 seen += len(x)
                 bar.update(1)
-            sched.step()
-            history.append({"epoch": epoch + 1, **{t: float(sums[k] / seen) for k, t in enumerate(targets)}})
+                if cfg.steps and len(step_losses) == total:
+                    break
+            if not cfg.steps:
+                sched.step()
+            epoch += 1
+            epochs.append({"epoch": epoch, **{t: float(sums[k] / seen) for k, t in enumerate(targets)}})
     heads.eval()
+    const = constant_losses(targets, cfg)
+    last = torch.stack(step_losses[-max(1, -(-reader.n_images // cfg.batch_size)) :]).double().mean(0)
+    history = {
+        "epochs": epochs,
+        "steps": torch.stack(step_losses),  # (steps, targets)
+        "constant_loss": {t: float(const[k]) for k, t in enumerate(targets)},
+        "final_loss_ratio": {t: float(last[k] / const[k]) for k, t in enumerate(targets)},
+    }
     return heads, history, reader.provenance
 
 
@@ -180,7 +234,8 @@ def load_heads(path, device: str = "cpu"):
     spec = ReadoutSpec(
         r["layers"], r["kernel"], r["padding"], tuple(r["taps"]) if r["taps"] else None, r.get("hidden")
     )
-    heads = PosENet(payload["in_channels"], spec, len(payload["targets"]))
+    input_norm = payload["train_config"].get("input_norm", "none") == "channel"
+    heads = PosENet(payload["in_channels"], spec, len(payload["targets"]), input_norm=input_norm)
     heads.load_state_dict(payload["state_dict"])
     return heads.to(device).eval(), payload["targets"], spec, payload
 
@@ -195,8 +250,17 @@ def train_readout(
     device: str = "auto",
     progress: bool = True,
 ) -> dict:
-    """Train the heads of all targets on a store and save them; return the last epoch's losses."""
+    """Train the heads of all targets on a store and save them; return each head's final loss ratio."""
     dev = resolve_device(device)
     heads, history, provenance = train_heads(store_path, spec, targets, cfg, seed, dev, progress)
     save_heads(out_path, heads.cpu(), targets, cfg, seed, history, provenance)
-    return history[-1]
+    for target, ratio in history["final_loss_ratio"].items():
+        verdict = (
+            "learned"
+            if ratio < LEARNED_RATIO
+            else f"DID NOT LEARN (>= {LEARNED_RATIO}): flagged in the tables"
+        )
+        print(
+            f"head {target}: final loss {ratio:.3f} x the constant prediction's: {verdict}", file=sys.stderr
+        )
+    return history["final_loss_ratio"]

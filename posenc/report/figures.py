@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 from posenc.images.decode import load_image, resize_image
 from posenc.images.manifest import read_manifest
 from posenc.io import atomic_path
+from posenc.plan import ReadoutSpec
 from posenc.probe.metrics import mae, spearman
 from posenc.probe.readout import upsample
 from posenc.probe.targets import target_tensor
@@ -232,15 +233,55 @@ def summary_spc(table1: pd.DataFrame, out_png, test_input: str = "natural") -> N
     save_figure(fig, out_png)
 
 
+def training_curves(readouts: dict[str, list[dict]], out_png, threshold: float = 0.9) -> None:
+    """readouts: row label -> the saved readouts of its seeds. One panel per row: every head's loss per step
+    relative to the best constant prediction's (below 1 = learning), one colour per target, a line per seed."""
+    fig, axes = new_figure(1, len(readouts), (3.2 * len(readouts), 3.2), squeeze=False, layout="constrained")
+    colours = {t: f"C{k}" for k, t in enumerate(("H", "V", "G", "HS", "VS"))}
+    for ax, (label, seeds) in zip(axes[0], readouts.items()):
+        for payload in seeds:
+            history = payload["history"]
+            steps = np.asarray(history["steps"], dtype=np.float64)
+            for k, target in enumerate(payload["targets"]):
+                ratio = steps[:, k] / history["constant_loss"][target]
+                ax.plot(np.arange(1, len(ratio) + 1), ratio, color=colours.get(target, "k"), alpha=0.6, lw=0.8,
+                        label=target if payload is seeds[0] else None)  # fmt: skip
+        ax.axhline(threshold, color="black", ls="--", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_title(label, fontsize=8)
+        ax.set_xlabel("SGD step")
+        ax.grid(alpha=0.3)
+    axes[0, 0].set_ylabel("loss / constant prediction's")
+    axes[0, 0].legend(fontsize=7)
+    fig.suptitle(f"Readout training: loss per step relative to a constant prediction (dashed: {threshold})")
+    save_figure(fig, out_png)
+
+
 # ---- one figure from the workflow's files ---------------------------------------------------------------
-def render(plan: dict, out_png, table=None, predictions=(), manifest=None) -> None:
-    """Draw one figure (posenc.plan.figure_plan) from a built table, or from predictions (one file per row
-    label, in the plan's order) and the test set's manifest."""
+def _readouts_by_label(plan: dict, readouts) -> dict[str, list[dict]]:
+    """Saved readouts (one per distinct run and seed, in plan order) grouped by the row labels that use them."""
+    payloads = [torch.load(path, map_location="cpu", weights_only=False) for path in readouts]
+    runs = {}
+    for payload in payloads:
+        key = (payload["store_provenance"]["backbone"], ReadoutSpec(**_spec_args(payload["readout"])).id)
+        runs.setdefault(key, []).append(payload)
+    return {label: runs[tuple(run)] for label, run in zip(plan["labels"], plan["runs"], strict=True)}
+
+
+def _spec_args(readout: dict) -> dict:
+    return {**readout, "taps": tuple(readout["taps"]) if readout["taps"] else None}
+
+
+def render(plan: dict, out_png, table=None, predictions=(), manifest=None, readouts=()) -> None:
+    """Draw one figure (posenc.plan.figure_plan) from a built table, from saved readouts, or from predictions
+    (one file per row label, in the plan's order) and the test set's manifest."""
     figure = plan["figure"]
     if figure == "fig5_readout_size":
         return fig5_readout_size(pd.read_csv(table), paper_reference(plan["table"]), out_png)
     if figure == "summary_spc":
         return summary_spc(pd.read_csv(table), out_png)
+    if figure == "training_curves":
+        return training_curves(_readouts_by_label(plan, readouts), out_png)
     runs = {label: load_predictions(path) for label, path in zip(plan["labels"], predictions, strict=True)}
     _, records = read_manifest(manifest)
     image_paths = {r.name: r.path for r in records}

@@ -16,6 +16,8 @@ RUN_COLUMNS = [
     "backbone",
     "arch",
     "weights",
+    "weights_sha256",
+    "weights_seed",
     "conv_padding",
     "preprocessing",
     "readout",
@@ -24,6 +26,8 @@ RUN_COLUMNS = [
     "readout_padding",
     "taps",
     "stripe_range",
+    "input_norm",
+    "budget",
 ]
 SEED_KEYS = RUN_COLUMNS + ["seed", "image_set", "test_input", "target"]
 
@@ -38,17 +42,31 @@ def read_metrics(paths) -> pd.DataFrame:
 def seed_summary(per_image: pd.DataFrame) -> pd.DataFrame:
     """Mean SPC and MAE over the images of each (run, seed, image set, test input, target)."""
     grouped = per_image.groupby(SEED_KEYS, sort=False, dropna=False)
-    out = grouped.agg(spc=("spc", "mean"), mae=("mae", "mean"), n_images=("image", "count")).reset_index()
+    out = grouped.agg(
+        spc=("spc", "mean"),
+        mae=("mae", "mean"),
+        n_images=("image", "count"),
+        final_loss_ratio=("final_loss_ratio", "first"),
+        learned=("learned", "all"),
+    ).reset_index()
     return out
 
 
 def across_seeds(seeds: pd.DataFrame) -> pd.DataFrame:
-    """Mean and 95% interval half-width over seeds of each (run, image set, test input, target)."""
+    """Mean and 95% interval half-width over seeds of each (run, image set, test input, target).
+
+    A seed whose head did not learn (final loss >= 0.9 x a constant prediction's) while another seed of the
+    same head did is an optimisation failure: it is left out of the mean and counted in `n_failed`. When no
+    seed learned, the features hold nothing the readout can use: the mean over all seeds is kept (SPC near 0,
+    as the paper reports such rows) and every seed is still counted in `n_failed`. Never averaged in silently.
+    """
     keys = [k for k in SEED_KEYS if k != "seed"]
     rows = []
     for key, group in seeds.groupby(keys, sort=False, dropna=False):
-        spc, spc_ci = mean_ci(group["spc"])
-        mae, mae_ci = mean_ci(group["mae"])
+        learned = group[group["learned"].astype(bool)]
+        kept = learned if len(learned) else group
+        spc, spc_ci = mean_ci(kept["spc"])
+        mae, mae_ci = mean_ci(kept["mae"])
         rows.append(
             {
                 **dict(zip(keys, key)),
@@ -56,7 +74,8 @@ def across_seeds(seeds: pd.DataFrame) -> pd.DataFrame:
                 "spc_ci": spc_ci,
                 "mae": mae,
                 "mae_ci": mae_ci,
-                "n_seeds": int(group["seed"].nunique()),
+                "n_seeds": int(kept["seed"].nunique()),
+                "n_failed": int(group["seed"].nunique() - learned["seed"].nunique()),
             }
         )
     return pd.DataFrame(rows)
@@ -74,7 +93,8 @@ def _metric_columns(summary: pd.DataFrame, prefix: str) -> dict:
     if len(summary) != 1:
         raise ValueError(f"expected one summary line for {prefix}, found {len(summary)}")
     line = summary.iloc[0]
-    return {f"{prefix}_{m}{c}": float(line[f"{m}{c}"]) for m in ("spc", "mae") for c in ("", "_ci")}
+    columns = {f"{prefix}_{m}{c}": float(line[f"{m}{c}"]) for m in ("spc", "mae") for c in ("", "_ci")}
+    return {**columns, f"{prefix}_failed": int(line["n_failed"])}
 
 
 def build_table(plan: dict, summary: pd.DataFrame) -> pd.DataFrame:
@@ -114,11 +134,13 @@ def build_table(plan: dict, summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
-def format_cell(value: float, ci: float, paper: float | None) -> str:
-    """`ours ± ci (paper, Δ difference)`, leaving out what is missing."""
+def format_cell(value: float, ci: float, paper: float | None, failed: int = 0) -> str:
+    """`ours ± ci †failed (paper, Δ difference)`, leaving out what is missing."""
     text = "n/a" if pd.isna(value) else f"{value:.3f}"
     if not pd.isna(ci):
         text += f" ± {ci:.3f}"
+    if failed:
+        text += f" †{failed}"
     if paper is not None and not pd.isna(paper):
         text += f" ({paper:.3f}, Δ {value - paper:+.3f})"
     return text
@@ -148,12 +170,19 @@ def markdown_beside_paper(
         cells += [row["model"], row["backbone"], str(row["n_seeds"])]
         for prefix, target, test_input in columns:
             paper = ref.get((row["paper_model"], target or row.get("target"), test_input))
+            failed = int(row.get(f"{prefix}_failed", 0) or 0)
             for m in ("spc", "mae"):
                 cells.append(
-                    format_cell(row[f"{prefix}_{m}"], row[f"{prefix}_{m}_ci"], getattr(paper, m, None))
+                    format_cell(
+                        row[f"{prefix}_{m}"], row[f"{prefix}_{m}_ci"], getattr(paper, m, None), failed
+                    )
                 )
         lines.append("| " + " | ".join(cells) + " |")
-    lines += [""] + [f"- {n}" for n in notes]
+    failed_note = (
+        "†k: k seeds of this cell's head did not learn (final training loss >= 0.9 x a constant prediction's): "
+        "left out of the mean and interval when other seeds learned; when none did, the mean of all is shown"
+    )
+    lines += [""] + [f"- {n}" for n in [*notes, failed_note]]
     return "\n".join(lines) + "\n"
 
 

@@ -112,3 +112,23 @@ def test_image_changed_after_manifest_is_refused(tmp_path, manifest):
             {"name": "pixels", "arch": "pixels"}, tmp_path / "m.json", tmp_path / "p.zarr", progress=False
         )
     assert not (tmp_path / "p.zarr").exists()
+
+
+def test_align_corners_is_an_option_recorded_in_provenance(tmp_path, manifest):
+    from posenc.features.extract import TapExtractor
+    from posenc.features.registry import Tap
+
+    ramp = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 1, 8, 8)  # a horizontal ramp 0..7 as one "tap"
+    trunk = torch.nn.Sequential(torch.nn.Identity())
+    tap = [Tap("x", "0", 1, 1)]
+    aligned = TapExtractor(trunk, tap, 4, align_corners=True)(ramp)["x"][0, 0, 0]
+    assert aligned.tolist() == pytest.approx([0, 7 / 3, 14 / 3, 7])  # the border columns are sampled
+    centred = TapExtractor(trunk, tap, 4, align_corners=False)(ramp)["x"][0, 0, 0]
+    assert centred.tolist() == pytest.approx([0.5, 2.5, 4.5, 6.5])  # the outer half-pixels never are
+    backbone = {"name": "pixels", "arch": "pixels"}
+    out = extract_features(
+        backbone, tmp_path / "m.json", tmp_path / "p.zarr", FeatureConfig(), progress=False
+    )
+    assert read_provenance(out)["resize"] == "bilinear, align_corners=True"
+    with pytest.raises(StoreError, match="resize"):
+        extract_features({**backbone, "align_corners": False}, tmp_path / "m.json", out, progress=False)

@@ -63,7 +63,9 @@ def test_joint_training_equals_training_one_by_one(tmp_path):
     joint, joint_history, _ = train_heads(store, ReadoutSpec(), ["H", "G"], cfg, seed=5, progress=False)
     for k, target in enumerate(["H", "G"]):
         alone, history, _ = train_heads(store, ReadoutSpec(), [target], cfg, seed=5, progress=False)
-        assert [h[target] for h in history] == pytest.approx([h[target] for h in joint_history], rel=1e-5)
+        assert [h[target] for h in history["epochs"]] == pytest.approx(
+            [h[target] for h in joint_history["epochs"]], rel=1e-5
+        )
         for name, a in alone.state_dict().items():
             b = joint.state_dict()[name]
             if name.endswith("num_batches_tracked"):
@@ -79,7 +81,7 @@ def test_position_in_features_is_recovered_and_pure_noise_is_not(tmp_path):
         train = make_store(tmp_path / f"{kind}_train.zarr", 32, kind)
         test = make_store(tmp_path / f"{kind}_test.zarr", 8, kind, seed=1)
         heads, history, prov = train_heads(train, ReadoutSpec(), ["H", "V"], cfg, seed=0, progress=False)
-        assert len(history) == 8 and history[-1]["H"] < history[0]["H"] * 1.01
+        assert len(history["epochs"]) == 8 and history["epochs"][-1]["H"] < history["epochs"][0]["H"] * 1.01
         save_heads(tmp_path / f"{kind}.pt", heads, ["H", "V"], cfg, 0, history, prov)
         loaded, targets, spec, _ = load_heads(tmp_path / f"{kind}.pt")
         assert targets == ["H", "V"] and spec == ReadoutSpec()
@@ -87,3 +89,49 @@ def test_position_in_features_is_recovered_and_pure_noise_is_not(tmp_path):
         results[kind] = {t: np.mean([r["spc"] for r in rows if r["target"] == t]) for t in ("H", "V")}
     assert results["coords"]["H"] > 0.95 and results["coords"]["V"] > 0.95
     assert abs(results["noise"]["H"]) < 0.3 and abs(results["noise"]["V"]) < 0.3
+
+
+def make_scaled_store(path, n, scales, seed=0, size=28):
+    """Channel 0 is the x coordinate, the others noise; channel k multiplied by scales[k]."""
+    rng = np.random.default_rng(seed)
+    x = np.meshgrid(np.linspace(0, 1, size), np.linspace(0, 1, size), indexing="xy")[0]
+    feats = rng.normal(0, 1, (n, len(scales), size, size)).astype(np.float32)
+    feats[:, 0] = x
+    feats *= np.asarray(scales, np.float32)[None, :, None, None]
+    prov = {"backbone": "toy", "arch": "toy", "weights_source": "random", "conv_padding": True,
+            "preprocessing": {"name": "official"}, "image_set": path.stem, "image_list_hash": path.stem,
+            "taps": [{"name": "f", "channels": len(scales), "stride": 1, "native_size": size}]}  # fmt: skip
+    with StoreWriter(
+        path, [("f", len(scales))], [f"i{k}" for k in range(n)], prov, size=size, dtype="float32"
+    ) as w:
+        w.append({"f": feats})
+    return path
+
+
+def test_input_norm_standardises_with_the_training_statistics(tmp_path):
+    store = make_scaled_store(tmp_path / "s.zarr", 16, [1e-3, 50.0, 1.0])
+    cfg = TrainConfig(steps=2, lr_milestones=(1,), input_norm="channel")
+    heads, _, _ = train_heads(store, ReadoutSpec(), ["H"], cfg, seed=0, progress=False)
+    data = torch.from_numpy(StoreReader(store).read(0, 16)).double()
+    norm = heads.input_norm
+    np.testing.assert_allclose(norm.mean.numpy(), data.mean(dim=(0, 2, 3)).numpy(), rtol=1e-5, atol=1e-9)
+    standardised = norm(data.float()[:2].contiguous(memory_format=torch.channels_last))
+    want = (data[:2] - data.mean(dim=(0, 2, 3), keepdim=True)) / data.std(
+        dim=(0, 2, 3), unbiased=False, keepdim=True
+    )
+    np.testing.assert_allclose(standardised.numpy(), want.numpy(), atol=1e-4)
+    constant = make_scaled_store(tmp_path / "c.zarr", 4, [1.0, 0.0, 1.0])  # channel 1 is 0 everywhere
+    heads, _, _ = train_heads(constant, ReadoutSpec(), ["H"], cfg, seed=0, progress=False)
+    assert heads.input_norm.inv_std[1] == 0  # a channel that never varies contributes nothing
+
+
+def test_steps_budget_and_learned_flag(tmp_path):
+    """A budget in steps trains exactly that many steps, the milestone counted in steps; a head whose
+    features hold its target learns (loss far below a constant's), one on noise does not (ratio ~1)."""
+    store = make_scaled_store(tmp_path / "s.zarr", 20, [1.0, 1.0])
+    cfg = TrainConfig(steps=30, lr_milestones=(20,), batch_size=8, input_norm="channel")
+    heads, history, _ = train_heads(store, ReadoutSpec(kernel=1), ["H", "V"], cfg, seed=0, progress=False)
+    assert history["steps"].shape == (30, 2) and len(history["epochs"]) == 10  # 3 batches an epoch
+    assert history["final_loss_ratio"]["H"] < 0.2  # channel 0 is the x coordinate: H is in the features
+    assert history["final_loss_ratio"]["V"] > 0.9  # nothing vertical in them: the V head cannot learn
+    assert history["constant_loss"]["H"] == pytest.approx(1 / 12, rel=0.02)  # variance of a linear ramp

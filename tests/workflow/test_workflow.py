@@ -133,6 +133,11 @@ def test_tiny_workflow_builds_every_table_figure_and_the_comparison(tiny_run):
     assert len(t3) == 2 * 3 and set(t3["taps"]) == {"relu1_2", "relu5_3", "all"}
     per_seed = pd.read_csv(results / "per_seed.csv")
     assert set(per_seed["seed"]) == {0, 1}
+    # every number carries what made it: weights hash and seed, training budget, input normalisation, learning
+    assert {"weights_sha256", "weights_seed", "budget", "input_norm", "learned", "final_loss_ratio"} <= set(
+        per_seed.columns
+    )
+    assert set(per_seed["budget"]) == {"2 epochs"} and per_seed["final_loss_ratio"].gt(0).all()
     assert len(
         per_seed.drop_duplicates(["backbone", "readout", "seed", "image_set", "test_input", "target"])
     ) == len(per_seed)
@@ -143,6 +148,7 @@ def test_tiny_workflow_builds_every_table_figure_and_the_comparison(tiny_run):
         "fig7_error_maps",
         "summary_spc",
         "table5_predictions",
+        "training_curves",
     ):
         image = np.asarray(Image.open(results / "figures" / f"{fig}.png").convert("L"), dtype=np.float32)
         assert image.shape[0] > 100 and image.std() > 10, fig
