@@ -190,6 +190,7 @@ def table_notes(config: dict, table: str) -> list[str]:
     budget = f"{training['steps']} SGD steps" if training["steps"] else f"{training['epochs']} epochs"
     norm = {
         "none": "the backbone's maps as they are (the paper)",
+        "scale": "each channel divided by its root mean square over the training store (training.input_norm)",
         "channel": "each channel standardised with the training store's statistics (training.input_norm)",
     }[training["input_norm"]]
     return [

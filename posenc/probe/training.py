@@ -40,7 +40,7 @@ class TrainConfig:
     lr_gamma: float = _DEFAULTS["lr_gamma"]
     shuffle_buffer: int = _DEFAULTS["shuffle_buffer"]  # images held in memory for shuffling
     steps: int | None = _DEFAULTS["steps"]  # budget in SGD steps (milestones in steps); None: `epochs`
-    input_norm: str = _DEFAULTS["input_norm"]  # none (the paper) or channel (standardised inputs)
+    input_norm: str = _DEFAULTS["input_norm"]  # none (the paper), scale or channel (see the schema)
     output_size: int = schema_defaults("input")["size"]
     stripe_range: str = schema_property("stripe_range")["default"]
 
@@ -161,9 +161,12 @@ def train_heads(
     dev = torch.device(device)
     targets = list(targets)
     source = BatchSource(reader, cfg.batch_size, cfg.shuffle_buffer)
-    heads = build_heads(reader.channels, spec, seed, targets, input_norm=cfg.input_norm == "channel")
+    heads = build_heads(reader.channels, spec, seed, targets, input_norm=cfg.input_norm != "none")
     if heads.input_norm is not None:
-        heads.input_norm.set_statistics(*channel_statistics(source))
+        mean, std = channel_statistics(source)
+        if cfg.input_norm == "scale":  # divide by the root mean square, keep 0 at 0 (zero padding stays zero)
+            mean, std = torch.zeros_like(mean), (mean**2 + std**2).sqrt()
+        heads.input_norm.set_statistics(mean, std)
     heads = heads.to(dev)
     loss_fn = UpsampledMSE(
         target_stack(targets, cfg.output_size, cfg.stripe_range), spec.output_size(reader.arrays[0].shape[-1])
@@ -234,7 +237,7 @@ def load_heads(path, device: str = "cpu"):
     spec = ReadoutSpec(
         r["layers"], r["kernel"], r["padding"], tuple(r["taps"]) if r["taps"] else None, r.get("hidden")
     )
-    input_norm = payload["train_config"].get("input_norm", "none") == "channel"
+    input_norm = payload["train_config"].get("input_norm", "none") != "none"
     heads = PosENet(payload["in_channels"], spec, len(payload["targets"]), input_norm=input_norm)
     heads.load_state_dict(payload["state_dict"])
     return heads.to(device).eval(), payload["targets"], spec, payload

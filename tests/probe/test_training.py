@@ -135,3 +135,21 @@ def test_steps_budget_and_learned_flag(tmp_path):
     assert history["final_loss_ratio"]["H"] < 0.2  # channel 0 is the x coordinate: H is in the features
     assert history["final_loss_ratio"]["V"] > 0.9  # nothing vertical in them: the V head cannot learn
     assert history["constant_loss"]["H"] == pytest.approx(1 / 12, rel=0.02)  # variance of a linear ramp
+
+
+def test_scale_norm_keeps_zero_at_zero(tmp_path):
+    """input_norm scale divides by the root mean square and subtracts nothing: a zero input (the readout's
+    own zero padding, a dead channel) stays zero, which `channel` standardisation does not keep."""
+    store = make_scaled_store(tmp_path / "s.zarr", 16, [1e-3, 50.0, 1.0])
+    data = torch.from_numpy(StoreReader(store).read(0, 16)).double()
+    rms = data.pow(2).mean(dim=(0, 2, 3)).sqrt()
+    heads, _, _ = train_heads(
+        store, ReadoutSpec(), ["H"], TrainConfig(steps=1, input_norm="scale"), progress=False
+    )
+    np.testing.assert_allclose(heads.input_norm.inv_std.numpy(), (1 / rms).numpy(), rtol=1e-4)
+    zero = torch.zeros(1, 3, 4, 4).contiguous(memory_format=torch.channels_last)
+    assert heads.input_norm(zero).abs().max() == 0
+    heads, _, _ = train_heads(
+        store, ReadoutSpec(), ["H"], TrainConfig(steps=1, input_norm="channel"), progress=False
+    )
+    assert heads.input_norm(zero).abs().max() > 0.1
