@@ -236,9 +236,13 @@ def summary_spc(table1: pd.DataFrame, out_png, test_input: str = "natural") -> N
 def training_curves(readouts: dict[str, list[dict]], out_png, threshold: float = 0.9) -> None:
     """readouts: row label -> the saved readouts of its seeds. One panel per row: every head's loss per step
     relative to the best constant prediction's (below 1 = learning), one colour per target, a line per seed."""
-    fig, axes = new_figure(1, len(readouts), (3.2 * len(readouts), 3.2), squeeze=False, layout="constrained")
+    cols = min(4, len(readouts))
+    rows = -(-len(readouts) // cols)
+    fig, axes = new_figure(rows, cols, (3.4 * cols, 2.9 * rows), squeeze=False, layout="constrained")
     colours = {t: f"C{k}" for k, t in enumerate(("H", "V", "G", "HS", "VS"))}
-    for ax, (label, seeds) in zip(axes[0], readouts.items()):
+    for ax in axes.flat[len(readouts) :]:
+        ax.set_visible(False)
+    for ax, (label, seeds) in zip(axes.flat, readouts.items()):
         for payload in seeds:
             history = payload["history"]
             steps = np.asarray(history["steps"], dtype=np.float64)
@@ -249,9 +253,9 @@ def training_curves(readouts: dict[str, list[dict]], out_png, threshold: float =
         ax.axhline(threshold, color="black", ls="--", lw=0.8)
         ax.set_yscale("log")
         ax.set_title(label, fontsize=8)
-        ax.set_xlabel("SGD step")
-        ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("loss / constant prediction's")
+        ax.set_xlabel("SGD step", fontsize=8)
+        ax.set_ylabel("loss / constant prediction's", fontsize=8)
+        ax.grid(alpha=0.3, which="both")
     axes[0, 0].legend(fontsize=7)
     fig.suptitle(f"Readout training: loss per step relative to a constant prediction (dashed: {threshold})")
     save_figure(fig, out_png)

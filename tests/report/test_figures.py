@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import torch
 from PIL import Image
 
 from posenc.probe.readout import upsample
@@ -75,3 +76,15 @@ def test_figures_render_to_real_pngs(tmp_path):
     for name in ("f4", "f6", "f7", "s"):
         assert_real_png(tmp_path / f"{name}.png")
     assert not list(tmp_path.glob("*.tmp-*"))
+
+
+def test_training_curves_draw_every_head_relative_to_a_constant(tmp_path):
+    from posenc.report.figures import training_curves
+
+    def payload(scale):
+        steps = torch.linspace(1, 0.3, 40)[:, None] * torch.tensor([scale, 1.0])[None]
+        return {"targets": ["H", "G"], "history": {"steps": steps * 0.1, "constant_loss": {"H": 0.1, "G": 0.1}}}
+
+    training_curves({"a": [payload(1.0), payload(0.9)], "b": [payload(1.2)]}, tmp_path / "c.png")
+    image = np.asarray(Image.open(tmp_path / "c.png").convert("L"), dtype=np.float32)
+    assert image.shape[0] > 150 and image.std() > 10
