@@ -83,7 +83,10 @@ def test_training_curves_draw_every_head_relative_to_a_constant(tmp_path):
 
     def payload(scale):
         steps = torch.linspace(1, 0.3, 40)[:, None] * torch.tensor([scale, 1.0])[None]
-        return {"targets": ["H", "G"], "history": {"steps": steps * 0.1, "constant_loss": {"H": 0.1, "G": 0.1}}}
+        return {
+            "targets": ["H", "G"],
+            "history": {"steps": steps * 0.1, "constant_loss": {"H": 0.1, "G": 0.1}},
+        }
 
     training_curves({"a": [payload(1.0), payload(0.9)], "b": [payload(1.2)]}, tmp_path / "c.png")
     image = np.asarray(Image.open(tmp_path / "c.png").convert("L"), dtype=np.float32)
