@@ -16,7 +16,7 @@ import yaml
 from jsonschema import Draft7Validator, validators
 
 from posenc.errors import ActionableError
-from posenc.features.registry import ARCHS, get_arch
+from posenc.features.registry import ARCHS, get_arch, min_unpadded_input
 from posenc.io import parse_checksum
 from posenc.plan import has_masks, row_readout, synthetic_test_sets
 
@@ -188,6 +188,13 @@ def _cross_check(config: dict) -> list[str]:
         if b["weights"] == "checkpoint" and not b.get("checkpoint"):
             problems.append(
                 f"config key `{where}.checkpoint`: weights checkpoint needs the path of a state dict file"
+            )
+        least = min_unpadded_input(arch)
+        if not b["conv_padding"] and arch.removable_padding and config["input"]["size"] < least:
+            problems.append(
+                f"config key `input.size`: {config['input']['size']} px is too small for backbone {name} "
+                f"(conv_padding: false): an unpadded {b['arch']} needs at least {least} px; set input.size to "
+                f"{least} or more, or drop that backbone"
             )
         if not b["conv_padding"] and not arch.removable_padding:
             problems.append(

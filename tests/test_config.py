@@ -47,6 +47,11 @@ def test_every_schema_key_has_a_description(root):
         (lambda c: c.update(stripe_range="half"), "use one of unit, signed"),
         (lambda c: c["backbones"]["vgg16_hed"].update(arch="vgg19"), "unknown architecture 'vgg19'"),
         (
+            lambda c: c.update(input={"size": 195}),
+            "`input.size`: 195 px is too small for backbone vgg16_oxford_nopad (conv_padding: false): an "
+            "unpadded vgg16 needs at least 196 px",
+        ),
+        (
             lambda c: c["backbones"].update(r={"arch": "resnet152", "weights": "hed"}),
             "not a weight source of resnet152",
         ),
@@ -193,3 +198,20 @@ def test_config_validation_imports_neither_torch_nor_matplotlib():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_least_unpadded_vgg16_input_is_what_the_network_takes():
+    """196 px, from the registry's arithmetic, agrees with the network itself (195 px leaves relu5_3 empty)."""
+    import torch
+
+    from posenc.features.extract import TapExtractor, native_sizes
+    from posenc.features.registry import get_arch, min_unpadded_input, vgg16_unpadded_side
+    from posenc.features.weights import load_trunk
+
+    arch = get_arch("vgg16")
+    assert min_unpadded_input(arch) == 196 and vgg16_unpadded_side(224) == 2
+    trunk, _ = load_trunk("vgg16", "random", conv_padding=False)
+    assert native_sizes(TapExtractor(trunk, arch.taps), 196)["relu5_3"] == 1
+    with pytest.raises(RuntimeError):
+        with torch.no_grad():
+            TapExtractor(trunk, arch.taps).native(torch.zeros(1, 3, 195, 195))

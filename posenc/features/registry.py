@@ -85,6 +85,22 @@ register(
 VGG16_BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))  # (channels, convs) per block
 
 
+def vgg16_unpadded_side(side: int) -> int:
+    """Side of relu5_3 for a side x side input when every 3x3 convolution has padding 0 (pools halve, floor)."""
+    for block, (_, convs) in enumerate(VGG16_BLOCKS):
+        side -= 2 * convs
+        if side < 1:
+            return 0
+        if block < len(VGG16_BLOCKS) - 1:
+            side //= 2
+    return side
+
+
+def min_unpadded_input(arch: Arch) -> int:
+    """The least input side for which every tap of an unpadded VGG16 is at least one pixel (196)."""
+    return next(s for s in range(1, 1024) if vgg16_unpadded_side(s) >= 1) if arch.removable_padding else 1
+
+
 def vgg16_taps(batch_norm: bool, divisor: int = 1) -> tuple[Tap, ...]:
     """Taps after the last ReLU of each block, at the module index torchvision's layout gives them."""
     taps, index = [], -1
