@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from posenc.features.extract import FeatureConfig, extract_features
 from posenc.images.sets import build_image_set
 
 
@@ -29,6 +30,14 @@ def manifest(root: Path, name: str, spec: dict) -> Path:
 
 def embedded(root: Path, split: str, count: int) -> Path:
     return manifest(root, f"{split}{count}", {"source": "embedded", "split": split, "count": count})
+
+
+def random_vgg16_store(manifest_path: Path, store: Path) -> Path:
+    """A store of seeded random VGG16 features on the official [0, 1] input (the benchmarks' workload)."""
+    backbone = {"arch": "vgg16", "weights": "random", "name": "vgg16_random"}
+    return extract_features(
+        backbone, manifest_path, store, FeatureConfig(preprocessing="official"), progress=False
+    )
 
 
 def synthetic(root: Path) -> Path:

@@ -18,9 +18,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def child(stage: str, count: int, buffer: int) -> None:
-    from common import embedded, peak_rss_mb, scratch, threads
+    from common import embedded, peak_rss_mb, random_vgg16_store, scratch, threads
 
-    from posenc.features.extract import FeatureConfig, extract_features
     from posenc.plan import ReadoutSpec
     from posenc.probe.training import TrainConfig, train_heads
 
@@ -33,13 +32,7 @@ def child(stage: str, count: int, buffer: int) -> None:
         manifest = embedded(root, "train", count)
         shutil.rmtree(store, ignore_errors=True)
         before = peak_rss_mb()
-        extract_features(
-            {"arch": "vgg16", "weights": "random", "name": "vgg16_random"},
-            manifest,
-            store,
-            FeatureConfig(preprocessing="official"),
-            progress=False,
-        )
+        random_vgg16_store(manifest, store)
     else:
         before = peak_rss_mb()
         train_heads(

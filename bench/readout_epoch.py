@@ -12,9 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
-from common import embedded, machine, scratch, threads
+from common import embedded, machine, random_vgg16_store, scratch, threads
 
-from posenc.features.extract import FeatureConfig, extract_features
 from posenc.features.store import StoreReader
 from posenc.plan import ReadoutSpec
 from posenc.probe.training import TrainConfig, train_heads
@@ -32,13 +31,7 @@ def main():
     manifest = embedded(root, "train", args.count)
     store = root / f"vgg16_random_train{args.count}.zarr"
     if not store.exists():
-        extract_features(
-            {"arch": "vgg16", "weights": "random", "name": "vgg16_random"},
-            manifest,
-            store,
-            FeatureConfig(preprocessing="official"),
-            progress=False,
-        )
+        random_vgg16_store(manifest, store)
     reads = []
     for _ in range(3):
         t0 = time.perf_counter()

@@ -321,6 +321,15 @@ def dense_figure_inputs(config: dict) -> dict[str, list[str]]:
 
 # ---- code fingerprints ---------------------------------------------------------------------------------
 PACKAGE = Path(__file__).resolve().parent
+# the stage sub-packages whose code each kind of job runs (its rule carries their fingerprint as a param)
+CODE_STAGES = {
+    "images": ("images",),
+    "features": ("images", "features"),
+    "probe": ("features", "probe"),
+    "dense": ("images", "features", "dense"),
+    "report": ("probe", "report"),
+    "dense_report": ("dense", "report"),
+}
 
 
 def code_fingerprint(*packages: str) -> str:
@@ -337,3 +346,8 @@ def code_fingerprint(*packages: str) -> str:
                         node.body = body[1:] or [ast.Pass()]
             digest.update(f"{package}/{source.name}\n{ast.dump(tree)}\n".encode())
     return digest.hexdigest()[:16]
+
+
+def code_fingerprints() -> dict[str, str]:
+    """Job kind -> fingerprint of the stages it runs (CODE_STAGES)."""
+    return {kind: code_fingerprint(*stages) for kind, stages in CODE_STAGES.items()}

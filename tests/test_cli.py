@@ -22,3 +22,12 @@ def test_archs_and_validate_config_commands(root):
     assert "relu5_3" in out and "layer4" in out and "2048" in out
     bad = root / "config" / "config.yaml"
     assert main(["validate-config", str(bad)]) == 0
+
+
+def test_show_config_prints_every_default(root, capsys):
+    import yaml
+
+    assert main(["show-config", str(root / "config" / "config.yaml")]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert shown["features"]["align_corners"] is True and shown["training"]["lr"] == 0.1  # schema defaults
+    assert shown["training"]["steps"] == 180 and shown["training"]["input_norm"] == "scale"  # the file's own

@@ -22,6 +22,8 @@ def make_store(path, n, kind="coords", seed=0, size=28):
         "backbone": "toy",
         "arch": "toy",
         "weights_source": "random",
+        "weights_sha256": "0" * 64,
+        "weights_seed": 0,
         "conv_padding": True,
         "preprocessing": {"name": "official"},
         "image_set": path.stem,
@@ -153,3 +155,29 @@ def test_scale_norm_keeps_zero_at_zero(tmp_path):
         store, ReadoutSpec(), ["H"], TrainConfig(steps=1, input_norm="channel"), progress=False
     )
     assert heads.input_norm(zero).abs().max() > 0.1
+
+
+def test_evaluation_scores_a_readout_and_refuses_one_trained_for_other_targets(tmp_path):
+    """evaluate_readout writes one row per image and target with the head's learned flag; asked for another
+    stripe range or output size than the readout was trained with, it stops: the readout is stale."""
+    import pandas as pd
+
+    from posenc.errors import ActionableError
+    from posenc.probe.evaluate import evaluate_readout
+
+    train = make_store(tmp_path / "train.zarr", 16, "coords")
+    test = make_store(tmp_path / "test.zarr", 4, "coords", seed=1)
+    cfg = TrainConfig(steps=20, lr_milestones=(15,), batch_size=8)
+    heads, history, prov = train_heads(train, ReadoutSpec(), ["H", "HS"], cfg, seed=0, progress=False)
+    save_heads(tmp_path / "r.pt", heads, ["H", "HS"], cfg, 0, history, prov)
+    n = evaluate_readout(tmp_path / "r.pt", [test], tmp_path / "m.csv", output_size=224, stripe_range="unit")
+    rows = pd.read_csv(tmp_path / "m.csv")
+    assert n == len(rows) == 4 * 2 and set(rows["budget"]) == {"20 steps"}
+    assert rows.loc[rows["target"] == "H", "learned"].all()
+    for asked in (
+        {"output_size": 224, "stripe_range": "signed"},
+        {"output_size": 112, "stripe_range": "unit"},
+    ):
+        with pytest.raises(ActionableError, match="stale"):
+            evaluate_readout(tmp_path / "r.pt", [test], tmp_path / "m2.csv", **asked)
+    assert not (tmp_path / "m2.csv").exists()

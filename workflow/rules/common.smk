@@ -23,14 +23,7 @@ wildcard_constraints:
 
 
 # Code fingerprints (comments and formatting aside): a job reruns when the code of the stages it runs changes.
-CODE = {
-    "images": plan.code_fingerprint("images"),
-    "features": plan.code_fingerprint("images", "features"),
-    "probe": plan.code_fingerprint("features", "probe"),
-    "dense": plan.code_fingerprint("images", "features", "dense"),
-    "report": plan.code_fingerprint("probe", "report"),
-    "dense_report": plan.code_fingerprint("dense", "report"),
-}
+CODE = plan.code_fingerprints()
 
 
 def uses_gpu(device):
