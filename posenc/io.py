@@ -9,10 +9,27 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import signal
 from contextlib import contextmanager
 from pathlib import Path
 
 CHECKSUM_ALGORITHMS = {"sha256": 64, "md5": 32}  # algorithm -> hex digits
+
+
+# Fault injection (tests/workflow/test_faults.py): POSENC_CRASH_AT="point" or "point@text" makes the
+# crash point of that name, reached with a label containing text, kill this process's whole process group
+# (a Snakemake run started in its own session: the run and all its jobs) with SIGKILL, as a power cut would.
+CRASH_ENV = "POSENC_CRASH_AT"
+
+
+def crash_point(point: str, label: str = "") -> None:
+    """Die here with SIGKILL, with every process of the group, if POSENC_CRASH_AT names this point (tests)."""
+    spec = os.environ.get(CRASH_ENV)
+    if not spec:
+        return
+    name, _, text = spec.partition("@")
+    if name == point and text in str(label):
+        os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 def temporary_sibling(path) -> Path:
@@ -20,11 +37,28 @@ def temporary_sibling(path) -> Path:
     return path.with_name(f"{path.name}.tmp-{os.getpid()}")
 
 
+def is_stale_temporary(tmp) -> bool:
+    """Whether `tmp` is a `<name>.tmp-<pid>` left by a writer that was killed (its process is gone)."""
+    pid = Path(tmp).name.rsplit(".tmp-", 1)[-1]
+    return ".tmp-" in Path(tmp).name and pid.isdigit() and not Path(f"/proc/{pid}").exists()
+
+
+def remove_stale_temporaries(path) -> list[Path]:
+    """Remove what killed writers of `path` left beside it (is_stale_temporary)."""
+    path = Path(path)
+    removed = [tmp for tmp in path.parent.glob(f"{path.name}.tmp-*") if is_stale_temporary(tmp)]
+    for tmp in removed:
+        remove_path(tmp)
+    return removed
+
+
 @contextmanager
 def atomic_path(path):
-    """Yield a temporary path beside `path`; on success rename it to `path`, on failure remove it."""
+    """Yield a temporary path beside `path`; on success rename it to `path`, on failure remove it. What a
+    killed writer of the same path left is removed first."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(path)
     tmp = temporary_sibling(path)
     remove_path(tmp)
     try:
@@ -32,6 +66,7 @@ def atomic_path(path):
     except BaseException:
         remove_path(tmp)
         raise
+    crash_point("write", path)  # written, not yet in place
     remove_path(path)
     os.replace(tmp, path)
 

@@ -299,6 +299,10 @@ def all_figures(config: dict) -> list[str]:
 
 
 # ---- dense tasks (Table 5) -----------------------------------------------------------------------------
+def all_dense_models(config: dict) -> list[str]:
+    return [paths.dense_model(t, v) for t in config["dense_tasks"] for v in paths.DENSE_VARIANTS]
+
+
 def all_dense_metrics(config: dict) -> list[str]:
     return [paths.dense_metrics(t, v) for t in config["dense_tasks"] for v in paths.DENSE_VARIANTS]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
@@ -21,14 +21,16 @@ from tqdm import tqdm
 
 from posenc import __version__
 from posenc.config import schema_defaults
-from posenc.errors import ActionableError
+from posenc.errors import ActionableError, snakemake_command
 from posenc.features.preprocess import get_preprocessing
 from posenc.features.registry import get_arch
+from posenc.features.request import check_request, store_request, weight_file
 from posenc.features.store import StoreWriter, check_provenance
 from posenc.features.weights import load_trunk
 from posenc.images.decode import load_image, resize_image
 from posenc.images.manifest import read_manifest
 from posenc.io import file_sha256
+from posenc.paths import manifest as manifest_path
 from posenc.runtime import resolve_device
 
 PRECISIONS = ("float32", "bfloat16")
@@ -170,24 +172,28 @@ def prepare(backbone: dict, manifest_path, cfg: FeatureConfig = FeatureConfig(),
     sizes = native_sizes(extractor, cfg.input_size)
     manifest, records = read_manifest(manifest_path)
     provenance = build_provenance(backbone, arch, info, prep, cfg, manifest, sizes)
+    file_hash = info.sha256 if weight_file(backbone, weights_file) else None
+    provenance["request"] = store_request(backbone, asdict(cfg), manifest, file_hash)
     return extractor, prep, records, provenance
 
 
-def load_checked(record, input_size: int) -> torch.Tensor:
+def load_checked(record, input_size: int, image_set: str = "") -> torch.Tensor:
     """Decode one image of a manifest, refusing a file that changed since the manifest was written."""
     if record.sha256 and file_sha256(record.path) != record.sha256:
+        target = manifest_path(image_set) if image_set else "the image set's manifest"
         raise ActionableError(
-            f"{record.path} changed after its image set's manifest was written: rebuild the "
-            f"manifest (snakemake -R prepare_image_set) so the store's provenance stays true"
+            f"{record.path} changed after its image set's manifest was written. Rerun your snakemake command "
+            f"(every run notices changed images and rebuilds the set), or rebuild the manifest alone: "
+            f"{snakemake_command(target, force=True)}"
         )
     return resize_image(load_image(record.path), input_size)
 
 
-def _batches(records, batch_size, input_size):
+def _batches(records, batch_size, input_size, image_set=""):
     """Decoded, resized image batches in order; decoding runs a batch ahead in a thread."""
 
     def load(batch):
-        return torch.stack([load_checked(r, input_size) for r in batch])
+        return torch.stack([load_checked(r, input_size, image_set) for r in batch])
 
     chunks = [records[i : i + batch_size] for i in range(0, len(records), batch_size)]
     with ThreadPoolExecutor(max_workers=1) as pool:
@@ -217,7 +223,8 @@ def extract_features(
     out_path = Path(out_path)
     extractor, prep, records, provenance = prepare(backbone, manifest_path, cfg, weights_file)
     if out_path.exists():
-        check_provenance(out_path, provenance)  # raises when it differs
+        found = check_provenance(out_path, provenance)  # raises when it differs
+        check_request(out_path, found.get("request"), provenance["request"])
         return out_path
     dev = resolve_device(device)
     provenance["device"] = dev.type
@@ -239,7 +246,7 @@ def extract_features(
     )
     label = f"extract {provenance['backbone']} on {provenance['image_set']}"
     with writer, tqdm(total=len(records), desc=label, unit="img", disable=not progress, mininterval=2) as bar:
-        for images in _batches(records, cfg.batch_size, cfg.input_size):
+        for images in _batches(records, cfg.batch_size, cfg.input_size, provenance["image_set"]):
             x = prep(images).to(dev)
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)

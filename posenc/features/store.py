@@ -18,7 +18,8 @@ import zarr
 from zarr.codecs import BloscCodec
 
 from posenc.errors import ActionableError
-from posenc.io import remove_path, temporary_sibling
+from posenc.features.request import check_request
+from posenc.io import crash_point, remove_path, remove_stale_temporaries, temporary_sibling
 
 STORE_FORMAT = 1
 
@@ -64,17 +65,6 @@ def store_key(provenance: dict) -> dict:
 def images_per_chunk(max_channels: int, size: int, itemsize: int, chunk_mb: float, n_images: int) -> int:
     per_image = max_channels * size * size * itemsize
     return int(max(1, min(n_images, (chunk_mb * 2**20) // per_image)))
-
-
-def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Remove `<path>.tmp-<pid>` folders left by writers that were killed (their process is gone)."""
-    removed = []
-    for tmp in path.parent.glob(f"{path.name}.tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
-            remove_path(tmp)
-            removed.append(tmp)
-    return removed
 
 
 class StoreWriter:
@@ -172,6 +162,7 @@ class StoreWriter:
             self._buffer[name] = [block[count:]] if len(block) > count else []
         self.written += count
         self._buffered -= count
+        crash_point("store-chunk", self.path)  # part of the store written
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
@@ -225,9 +216,13 @@ def check_provenance(path, expect: dict) -> dict:
 class StoreReader:
     """Read the concatenation of some taps (low to high level), as float32, by image ranges."""
 
-    def __init__(self, path, taps=None, expect: dict | None = None):
+    def __init__(self, path, taps=None, expect: dict | None = None, request: dict | None = None):
+        """`expect`: provenance whose key fields the store must share; `request`: what the config asks of
+        the store (posenc.features.request), refused with the rebuild command if the store was built otherwise."""
         self.path = Path(path)
         self.provenance = check_provenance(path, expect) if expect else read_provenance(path)
+        if request is not None:
+            check_request(self.path, self.provenance.get("request"), request)
         with _quiet_zarr():
             self.group = zarr.open_group(self.path, mode="r", use_consolidated=True)
         all_taps = [t["name"] for t in self.provenance["taps"]]

@@ -2,13 +2,16 @@
 
 A manifest (JSON) records for every image its name, path, the test input it counts for (natural, black,
 white, noise) and, for dense tasks, its ground-truth mask. Feature stores record the list hash, so a
-store built from other images is never taken for this one.
+store built from other images is never taken for this one. It also records the size and modification time
+of every file it hashed, so that a later run finds files changed in place by a stat and hashes only those.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sys
 from dataclasses import asdict, dataclass
 
 from posenc.errors import ActionableError
@@ -17,6 +20,8 @@ from posenc.images.masks import load_mask
 from posenc.io import atomic_write_text, file_sha256
 
 TEST_INPUTS = ("natural", "black", "white", "noise")
+# An image this much wider than high (or higher than wide) is squashed to a square: say so.
+EXTREME_ASPECT = 4.0
 
 
 @dataclass(frozen=True)
@@ -38,27 +43,53 @@ def list_hash(records) -> str:
     return digest.hexdigest()
 
 
+def file_state(path) -> list[int]:
+    """[size, mtime in ns] of a file: what tells, without reading it, that it is as it was."""
+    st = os.stat(path)
+    return [st.st_size, st.st_mtime_ns]
+
+
+def known_sha256(path, known: dict) -> str:
+    """The sha256 of a file: from `known` (path -> [size, mtime_ns, sha256], a manifest's "files") when its
+    size and modification time are as recorded there, else read now."""
+    entry = known.get(str(path))
+    if entry is not None and file_state(path) == entry[:2]:
+        return entry[2]
+    return file_sha256(path)
+
+
 def write_manifest(name: str, records, path, skip_unreadable: bool = False, limit: int | None = None) -> dict:
     """Check that every image decodes, hash it, and write the set's manifest JSON atomically.
 
-    An unreadable file is an error naming it, unless skip_unreadable, when it is left out and counted.
+    An unreadable file is an error naming it, unless skip_unreadable, when it is left out, counted and named
+    on stderr (the job's log). An image of extreme aspect ratio (beyond 4:1), squashed to a square by the
+    resize, is named on stderr too.
     """
-    kept, skipped = [], []
+    kept, skipped, files = [], [], {}
     for rec in records:
         try:
-            load_image(rec.path)
+            image = load_image(rec.path)
         except ImageDecodeError as err:
             if not skip_unreadable:
                 raise
             skipped.append({"path": rec.path, "reason": err.reason})
+            print(f"image set {name}: skipped {rec.path} ({err.reason})", file=sys.stderr)
             continue
+        height, width = image.shape[:2]
+        if max(height, width) > EXTREME_ASPECT * min(height, width):
+            print(
+                f"image set {name}: {rec.path} is {width}x{height}; it is squashed to a square like every "
+                f"image (input.size), which distorts it strongly",
+                file=sys.stderr,
+            )
         mask_sha = ""
         if rec.mask:
             load_mask(rec.mask)  # a mask that does not decode is an error (never skipped: it is ground truth)
             mask_sha = file_sha256(rec.mask)
-        kept.append(
-            ImageRecord(rec.name, rec.path, rec.test_input, file_sha256(rec.path), rec.mask, mask_sha)
-        )
+            files[rec.mask] = [*file_state(rec.mask), mask_sha]
+        sha = file_sha256(rec.path)
+        files[rec.path] = [*file_state(rec.path), sha]
+        kept.append(ImageRecord(rec.name, rec.path, rec.test_input, sha, rec.mask, mask_sha))
         if limit is not None and len(kept) >= limit:
             break
     if not kept:
@@ -70,7 +101,12 @@ def write_manifest(name: str, records, path, skip_unreadable: bool = False, limi
         "test_inputs": sorted({r.test_input for r in kept}),
         "skipped": skipped,
         "images": [asdict(r) for r in kept],
+        "files": files,
     }
+    if skipped:
+        print(
+            f"image set {name}: {len(skipped)} unreadable file(s) skipped (skip_unreadable)", file=sys.stderr
+        )
     atomic_write_text(path, json.dumps(manifest, indent=1))
     return manifest
 
@@ -82,3 +118,19 @@ def read_manifest(path) -> tuple[dict, list[ImageRecord]]:
     if list_hash(records) != manifest["list_hash"]:
         raise ActionableError(f"manifest {path} is inconsistent (list hash differs): delete it and rerun")
     return manifest, records
+
+
+def changed_files(manifest: dict, records) -> list[str]:
+    """Images and masks of a manifest that are gone or whose content differs from the recorded hash
+    (a stat first; only files whose size or modification time changed are read)."""
+    known = manifest.get("files", {})
+    changed = []
+    for rec in records:
+        for file, sha in ((rec.path, rec.sha256), (rec.mask, rec.mask_sha256)):
+            if not file or not sha:
+                continue
+            if not os.path.isfile(file):
+                changed.append(f"{file} (gone)")
+            elif known_sha256(file, known) != sha:
+                changed.append(f"{file} (content changed)")
+    return changed

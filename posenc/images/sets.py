@@ -3,6 +3,7 @@ write its manifest."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from posenc.errors import ActionableError
@@ -10,7 +11,7 @@ from posenc.images.composites import build_composites
 from posenc.images.decode import IMAGE_EXTENSIONS
 from posenc.images.download import dataset_images
 from posenc.images.embedded import build_embedded, synthetic_records
-from posenc.images.manifest import ImageRecord, write_manifest
+from posenc.images.manifest import ImageRecord, changed_files, known_sha256, read_manifest, write_manifest
 
 
 class MissingImages(ActionableError, FileNotFoundError):
@@ -74,6 +75,13 @@ def resolve_records(entry: dict, name: str, resources_dir="resources"):
     For source `dataset` (unpacked by the rule download_dataset into resources/datasets/<name>), the entry
     carries the data set's config entry as `dataset_entry`.
     """
+    try:
+        return _resolve(entry, name, resources_dir)
+    except MissingImages as err:
+        raise MissingImages(f"image set {name!r} (config key image_sets.{name}): {err}") from None
+
+
+def _resolve(entry: dict, name: str, resources_dir):
     source = entry["source"]
     if source == "embedded":
         return build_embedded(
@@ -119,6 +127,35 @@ def resolve_records(entry: dict, name: str, resources_dir="resources"):
     raise ValueError(
         f"image_sets.{name}.source: unknown source {source!r} (embedded, composite, synthetic, folder or dataset)"
     )
+
+
+def folder_contents(name: str, entry: dict, manifest_path) -> list[list[str]] | None:
+    """For a folder image set: [file, sha256] of every image and mask it would take now, hashing only files
+    whose size or modification time differ from the manifest's record (posenc.images.manifest.known_sha256).
+    What a settings stamp records, so that a file changed in place rebuilds the set. None for the other
+    sources: posenc makes (or downloads and checks) their files itself; see `manifest_current`."""
+    if entry["source"] != "folder":
+        return None
+    records, known = resolve_records(entry, name), _known_files(manifest_path)
+    return [[file, known_sha256(file, known)] for r in records for file in (r.path, r.mask) if file]
+
+
+def manifest_current(manifest_path) -> bool:
+    """Whether every file a manifest lists is still as it was hashed (True when there is no manifest yet)."""
+    if not Path(manifest_path).is_file():
+        return True
+    try:
+        manifest, records = read_manifest(manifest_path)
+    except (ActionableError, OSError, ValueError, KeyError, TypeError):
+        return False
+    return not changed_files(manifest, records)
+
+
+def _known_files(manifest_path) -> dict:
+    try:
+        return json.loads(Path(manifest_path).read_text()).get("files", {})
+    except (OSError, ValueError):
+        return {}
 
 
 def build_image_set(name: str, entry: dict, manifest_path, resources_dir="resources") -> dict:

@@ -17,11 +17,16 @@ from posenc.runtime import resolve_device
 
 # A test store must share everything with the training store but the images.
 SAME_BACKBONE_FIELDS = tuple(k for k in KEY_FIELDS if k != "image_list_hash")
+IMAGE_FIELDS = ("image_set", "image_list_hash")
 
 
 def check_same_backbone(train_provenance: dict, test_provenance: dict, where: str) -> None:
     a, b = store_key(train_provenance), store_key(test_provenance)
     diff = [k for k in SAME_BACKBONE_FIELDS if a[k] != b[k]]
+    ra, rb = train_provenance.get("request") or {}, test_provenance.get("request") or {}
+    diff += [
+        f"request.{k}" for k in sorted(set(ra) | set(rb)) if k not in IMAGE_FIELDS and ra.get(k) != rb.get(k)
+    ]
     if diff:
         raise StoreError(
             f"test store {where} was not extracted like the training store (differs in "
@@ -41,12 +46,14 @@ def evaluate_store(
     batch_size: int = 32,
     device: str = "cpu",
     keep: list | None = None,
+    request: dict | None = None,
 ):
     """Rows {image, test_input, target, spc, mae} for every image of a store and every head.
 
-    If `keep` is a list, the readout-size predictions (batch, T, h, w) are appended to it.
+    If `keep` is a list, the readout-size predictions (batch, T, h, w) are appended to it. With `request`
+    (posenc.features.request), a store built for other settings than the config's is refused.
     """
-    reader = StoreReader(store_path, spec.taps)
+    reader = StoreReader(store_path, spec.taps, request=request)
     check_same_backbone(train_provenance, reader.provenance, str(store_path))
     maps = [target_tensor(t, output_size, stripe_range).numpy() for t in targets]
     map_ranks = [ranks(m) for m in maps]
@@ -112,12 +119,14 @@ def evaluate_readout(
     output_size: int,
     stripe_range: str,
     device="cpu",
+    requests: list[dict] | None = None,
 ) -> int:
     """Score saved heads on every test store; write one CSV row per image and target. Returns the row count.
 
     `output_size` and `stripe_range` must be those the heads were trained with (else the heads are stale).
     With predictions_path, also save the readout-size predictions (float16 npz: image, test_input, image_set,
-    targets, pred (N, T, h, w)) for the figures.
+    targets, pred (N, T, h, w)) for the figures. `requests` (one per test store, posenc.features.request):
+    what the config asks of each store; a store built otherwise is refused.
     """
     device = resolve_device(device)
     heads, targets, spec, payload = load_heads(heads_path, device)
@@ -129,7 +138,8 @@ def evaluate_readout(
             f"delete it and rerun the workflow (snakemake retrains it)"
         )
     rows, kept = [], []
-    for store in test_stores:
+    requests = list(requests) if requests is not None else [None] * len(test_stores)
+    for store, request in zip(test_stores, requests, strict=True):
         rows += evaluate_store(
             heads,
             targets,
@@ -140,6 +150,7 @@ def evaluate_readout(
             stripe_range=stripe_range,
             device=device,
             keep=kept,
+            request=request,
         )
     meta = run_columns(payload, spec)
     frame = pd.DataFrame([{**meta, **r, **head_columns(payload, r["target"])} for r in rows])

@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from posenc.config import schema_defaults, schema_property
 from posenc.features.store import StoreReader
-from posenc.io import atomic_path
+from posenc.io import atomic_path, crash_point
 from posenc.plan import ReadoutSpec
 from posenc.probe.readout import PosENet, UpsampledMSE, build_heads
 from posenc.probe.targets import target_stack
@@ -150,14 +150,16 @@ def train_heads(
     device="cpu",
     progress: bool = True,
     expect: dict | None = None,
+    request: dict | None = None,
 ):
     """Train one head per target on the store; return (heads, history, store provenance).
 
     Heads are packed in one PosENet and the loss is the sum of their own losses: each head's gradient comes
     from its own loss only, and SGD (momentum, weight decay) acts element-wise, so each head trains as alone.
-    The history holds the mean loss of every epoch and the loss of every step, per target.
+    The history holds the mean loss of every epoch and the loss of every step, per target. `expect` and
+    `request` are passed to StoreReader (a store built otherwise is refused).
     """
-    reader = StoreReader(store_path, spec.taps, expect=expect)
+    reader = StoreReader(store_path, spec.taps, expect=expect, request=request)
     dev = torch.device(device)
     targets = list(targets)
     source = BatchSource(reader, cfg.batch_size, cfg.shuffle_buffer)
@@ -197,6 +199,7 @@ def train_heads(
                 sums += step * len(x)
                 seen += len(x)
                 bar.update(1)
+                crash_point("train-step", label)
                 if cfg.steps and len(step_losses) == total:
                     break
             if not cfg.steps:
@@ -252,10 +255,15 @@ def train_readout(
     seed: int,
     device: str = "auto",
     progress: bool = True,
+    request: dict | None = None,
 ) -> dict:
-    """Train the heads of all targets on a store and save them; return each head's final loss ratio."""
+    """Train the heads of all targets on a store and save them; return each head's final loss ratio.
+
+    With `request` (posenc.features.request), a store built for other settings than the config's is refused."""
     dev = resolve_device(device)
-    heads, history, provenance = train_heads(store_path, spec, targets, cfg, seed, dev, progress)
+    heads, history, provenance = train_heads(
+        store_path, spec, targets, cfg, seed, dev, progress, request=request
+    )
     save_heads(out_path, heads.cpu(), targets, cfg, seed, history, provenance)
     for target, ratio in history["final_loss_ratio"].items():
         verdict = (

@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from posenc.errors import ActionableError
 from posenc.images.decode import ImageDecodeError, load_image
 from posenc.images.embedded import EMBEDDED_SOURCES, build_embedded, embedded_crop_plan, synthetic_records
 from posenc.images.manifest import read_manifest, write_manifest
-from posenc.images.sets import build_image_set, folder_records
+from posenc.images.sets import build_image_set, folder_contents, folder_records, manifest_current
 
 
 def test_embedded_train_and_test_use_disjoint_photos():
@@ -36,7 +37,7 @@ def test_synthetic_inputs_are_the_official_files():
     assert abs(noise.mean() - 25 / 255) < 0.01 and abs(noise.std() - 24 / 255) < 0.01
 
 
-def test_folder_set_skips_unreadable_only_when_asked(tmp_path):
+def test_folder_set_skips_unreadable_only_when_asked(tmp_path, capsys):
     folder = tmp_path / "imgs"
     (folder / "sub").mkdir(parents=True)
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / "a.png")
@@ -51,6 +52,8 @@ def test_folder_set_skips_unreadable_only_when_asked(tmp_path):
         "mine", {"source": "folder", "path": str(folder), "skip_unreadable": True}, tmp_path / "m.json"
     )
     assert m["count"] == 2 and len(m["skipped"]) == 1 and m["skipped"][0]["path"].endswith("c.png")
+    log = capsys.readouterr().err  # the job's log says which file was left out and why
+    assert f"image set mine: skipped {folder / 'c.png'}" in log and "1 unreadable file(s) skipped" in log
     manifest, records = read_manifest(tmp_path / "m.json")
     assert [r.name for r in records] == ["a.png", "sub/b.jpg"]
 
@@ -58,6 +61,35 @@ def test_folder_set_skips_unreadable_only_when_asked(tmp_path):
 def test_missing_folder_says_what_to_do(tmp_path):
     with pytest.raises(FileNotFoundError, match="set `path`"):
         folder_records(tmp_path / "nope")
+    with pytest.raises(FileNotFoundError, match=r"config key image_sets.mine\)"):
+        build_image_set("mine", {"source": "folder", "path": str(tmp_path / "nope")}, tmp_path / "m.json")
+
+
+def test_an_extreme_aspect_ratio_is_named_in_the_log(tmp_path, capsys):
+    Image.fromarray(np.zeros((10, 4000, 3), np.uint8)).save(tmp_path / "wide.png")
+    Image.fromarray(np.zeros((30, 40, 3), np.uint8)).save(tmp_path / "fine.png")
+    build_image_set("mine", {"source": "folder", "path": str(tmp_path)}, tmp_path / "m.json")
+    log = capsys.readouterr().err
+    assert "wide.png is 4000x10; it is squashed to a square" in log and "fine.png" not in log
+
+
+def test_files_changed_in_place_are_found_by_stat_then_hash(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for k in range(3):
+        Image.fromarray(np.full((8, 8, 3), k, np.uint8)).save(folder / f"{k}.png")
+    entry = {"source": "folder", "path": str(folder)}
+    manifest = tmp_path / "m.json"
+    before = folder_contents("mine", entry, manifest)  # no manifest yet: every file hashed
+    build_image_set("mine", entry, manifest)
+    assert folder_contents("mine", entry, manifest) == before and manifest_current(manifest)
+    os.utime(folder / "1.png", (1, 1))  # touched, same content: nothing changed
+    assert folder_contents("mine", entry, manifest) == before and manifest_current(manifest)
+    Image.fromarray(np.full((8, 8, 3), 9, np.uint8)).save(folder / "1.png")  # edited in place
+    after = folder_contents("mine", entry, manifest)
+    assert [a for a, b in zip(after, before) if a != b] == [[str(folder / "1.png"), after[1][1]]]
+    assert not manifest_current(manifest)
+    assert folder_contents("mine", {"source": "embedded"}, manifest) is None
 
 
 def test_tampered_manifest_is_refused(tmp_path):

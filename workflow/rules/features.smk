@@ -1,6 +1,10 @@
+EXTRACT = dict(backbone=backbone_entry, features=plan.feature_settings(config), code=CODE["features"])
+
+
 rule extract_features:
     input:
         unpack(extract_inputs),
+        stamp=stamp("extract_features", store_fits, **EXTRACT),
     output:
         store=directory(paths.store("{backbone}", "{image_set}")),
     log:
@@ -13,9 +17,7 @@ rule extract_features:
     resources:
         gpu=extract_gpus,
     params:
-        backbone=backbone_entry,
-        features=plan.feature_settings(config),
+        **EXTRACT,
         device=config["features"]["device"],
-        code=CODE["features"],
     script:
         "../scripts/extract_features.py"

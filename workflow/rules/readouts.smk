@@ -1,6 +1,13 @@
+# the backbone's entry and the feature settings: what the stores read must have been built for
+STORE_REQUEST = dict(backbone=backbone_entry, features=plan.feature_settings(config))
+TRAIN = dict(training=plan.training_settings(config), targets=train_targets, code=CODE["probe"])
+EVALUATE = dict(output_size=config["input"]["size"], stripe_range=config["stripe_range"], code=CODE["probe"])
+
+
 rule train_readout:
     input:
-        store=paths.store("{backbone}", config["train_set"]),
+        unpack(train_inputs),
+        stamp=stamp("train_readout", **TRAIN),
     output:
         readout=paths.readout("{backbone}", "{readout}", "{seed}"),
     log:
@@ -13,18 +20,17 @@ rule train_readout:
     resources:
         gpu=uses_gpu(config["training"]["device"]),
     params:
-        training=plan.training_settings(config),
-        targets=train_targets,
+        **TRAIN,
+        **STORE_REQUEST,
         device=config["training"]["device"],
-        code=CODE["probe"],
     script:
         "../scripts/train_readout.py"
 
 
 rule evaluate_readout:
     input:
-        readout=paths.readout("{backbone}", "{readout}", "{seed}"),
-        stores=test_stores,
+        unpack(evaluate_inputs),
+        stamp=stamp("evaluate_readout", **EVALUATE),
     output:
         metrics=paths.metrics("{backbone}", "{readout}", "{seed}"),
         predictions=paths.predictions("{backbone}", "{readout}", "{seed}"),
@@ -34,8 +40,7 @@ rule evaluate_readout:
         ENV
     threads: 1
     params:
-        output_size=config["input"]["size"],
-        stripe_range=config["stripe_range"],
-        code=CODE["probe"],
+        **EVALUATE,
+        **STORE_REQUEST,
     script:
         "../scripts/evaluate_readout.py"

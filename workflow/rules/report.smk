@@ -1,6 +1,11 @@
+FIGURE = dict(plan=figure_plan, code=CODE["report"])
+COMPARISON = dict(tables=plan.report_tables(config), code=CODE["report"])
+
+
 rule make_figure:
     input:
         unpack(figure_inputs),
+        stamp=stamp("make_figure", **FIGURE),
     output:
         png=report(
             paths.figure("{figure}"),
@@ -13,8 +18,7 @@ rule make_figure:
     conda:
         ENV
     params:
-        plan=figure_plan,
-        code=CODE["report"],
+        **FIGURE,
     script:
         "../scripts/make_figure.py"
 
@@ -23,6 +27,7 @@ rule compare_with_paper:
     input:
         csv=[paths.table(t, "csv") for t in plan.report_tables(config)],
         md=[paths.table(t, "md") for t in plan.report_tables(config)],
+        stamp=stamp("compare_with_paper", **COMPARISON),
     output:
         md=report(paths.COMPARISON, caption="../report/comparison.rst", category="Comparison"),
     log:
@@ -30,7 +35,6 @@ rule compare_with_paper:
     conda:
         ENV
     params:
-        tables=plan.report_tables(config),
-        code=CODE["report"],
+        **COMPARISON,
     script:
         "../scripts/compare_with_paper.py"

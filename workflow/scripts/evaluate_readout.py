@@ -1,12 +1,15 @@
+from posenc.features.request import request_for
 from posenc.probe.evaluate import evaluate_readout
 from posenc.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
+    i, p = snakemake.input, snakemake.params
     evaluate_readout(
-        snakemake.input.readout,
-        snakemake.input.stores,
+        i.readout,
+        i.stores,
         snakemake.output.metrics,
         snakemake.output.predictions,
-        output_size=snakemake.params.output_size,
-        stripe_range=snakemake.params.stripe_range,
+        output_size=p.output_size,
+        stripe_range=p.stripe_range,
+        requests=[request_for(p.backbone, p.features, m, i.get("weights")) for m in i.manifests],
     )

@@ -1,0 +1,66 @@
+"""Settings stamps: a job's settings as a small file that changes only when they do.
+
+Snakemake reruns a job whose params changed only while `.snakemake/` keeps their record and the `params`
+rerun trigger is on; a file input is compared by modification time, always. So every rule also takes a
+stamp of its settings (with the fingerprint of its code) as an input. The stamp is written while Snakemake
+plans the jobs and rewritten only when the settings differ from the recorded ones: a change reruns the job
+and everything after it even after `rm -rf .snakemake` or with `--rerun-triggers mtime`.
+
+A stamp written for the first time is dated 1970, so that adopting stamps (or deleting results/.stamps)
+reruns nothing by itself. Where a rule can tell that its existing output no longer fits (a feature store
+records the request it was built for; a manifest the hashes of its files), the stamp gets a new `rebuild`
+mark instead, new or not, and the job reruns. (Only new content does it: Snakemake skips a newer input
+whose checksum is the one it recorded. And an error raised while Snakemake plans is no way to stop it: where
+the output exists, Snakemake takes it as it is and says nothing.) Readers of stores and `posenc verify`
+check the recorded request too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+from posenc.io import atomic_write_text
+
+STAMPS = "results/.stamps"
+
+
+def stamp_path(rule: str, *keys) -> str:
+    """results/.stamps/<rule>/<key>/.../<last key>.json (keys: the job's wildcard values)."""
+    return str(Path(STAMPS, rule, *map(str, keys or ("job",))).with_suffix(".json"))
+
+
+def stamp_text(settings: dict, rebuild: int | None = None) -> str:
+    body = {"settings": settings} if rebuild is None else {"settings": settings, "rebuild": rebuild}
+    return json.dumps(body, sort_keys=True, indent=1, default=str) + "\n"
+
+
+def recorded_settings(path):
+    """The settings a stamp records (None if there is none or it is unreadable)."""
+    try:
+        return json.loads(Path(path).read_text())["settings"]
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return ...  # unreadable: differs from any settings
+
+
+def write_stamp(path, settings: dict, output_current=None) -> str:
+    """Record `settings` at `path` unless it already holds them; return the path (a rule input).
+
+    `output_current`: a function telling whether the job's existing output still fits; when it says no, the
+    stamp is rewritten with a new rebuild mark (the job reruns) even if the settings are those recorded. A new
+    stamp is otherwise dated 1970."""
+    path = Path(path)
+    settings = json.loads(json.dumps(settings, default=str))  # as the file will hold them
+    recorded = recorded_settings(path)
+    first, same = recorded is None, recorded == settings
+    current = output_current() if output_current is not None and (same or first) else True
+    if same and current:
+        return str(path)
+    atomic_write_text(path, stamp_text(settings, None if current else time.time_ns()))
+    if first and current:
+        os.utime(path, (0, 0))
+    return str(path)
