@@ -12,7 +12,8 @@ data path reads top to bottom, one stage sub-package each:
     report/    tables, figures, the paper's numbers, the paper's claims judged
 
 At the top, what every stage uses: config (schema, validation), plan (what a config implies; no torch),
-paths, errors, io (atomic writes, hashing), runtime (job logs, threads, device) and the cli.
+paths, errors, io (atomic writes, hashing), runtime (job logs, threads, device), stamps (settings stamps
+that rerun jobs), verify (what is stale under results/) and the cli.
 """
 
 __version__ = "0.1.0"

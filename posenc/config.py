@@ -116,7 +116,7 @@ def _describe(error) -> str:
         return f"config key `{key}`: {error.instance!r} is not allowed; use one of {allowed}. {desc}"
     if error.validator == "required":
         return f"config key `{key}`: {error.message}; add it. {desc}"
-    return f"config key `{key}`: {error.message}. {desc}"
+    return f"config key `{key}`: {error.message}; set a valid value. {desc}"
 
 
 def validate_config(config: dict, schema: dict | None = None) -> dict:

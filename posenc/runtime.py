@@ -1,12 +1,13 @@
 """What every workflow job needs at run time: its log, its threads and its device.
 
-`job` tees stderr into the rule's log, gives torch the job's threads and turns an ActionableError into
-one line (a traceback would bury the fix); `resolve_device` is the one place that turns a config's
-`device` value into a torch device.
+`job` tees stderr into the rule's log, gives torch the job's threads and turns an ActionableError, a full
+disk or a permission problem into one line (a traceback would bury the fix); `resolve_device` is the one
+place that turns a config's `device` value into a torch device.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import traceback
@@ -54,6 +55,28 @@ def resolve_device(device: str = "auto"):
     return torch.device(device)
 
 
+_FILE_SYSTEM_ADVICE = {
+    errno.ENOSPC: "free space there (`df -h {where}` shows it), then rerun your snakemake command",
+    errno.EDQUOT: "free space or raise the quota, then rerun your snakemake command",
+    errno.EACCES: "make {where} writable for you (or run from a folder you own), then rerun",
+    errno.EPERM: "make {where} writable for you, then rerun",
+    errno.EROFS: "run the workflow from a writable folder",
+}
+
+
+def file_system_problem(err: BaseException) -> str | None:
+    """One line for a full disk, a quota or a permission problem anywhere in an exception's chain (else None)."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        if isinstance(err, OSError) and err.errno in _FILE_SYSTEM_ADVICE:
+            where = err.filename or "the results folder"
+            advice = _FILE_SYSTEM_ADVICE[err.errno].format(where=os.path.dirname(str(where)) or where)
+            return f"{err.strerror or os.strerror(err.errno)} writing {where}: {advice}"
+        err = err.__cause__ or err.__context__
+    return None
+
+
 @contextmanager
 def job(log_path=None, threads: int | None = None):
     """Run a workflow job: tee stderr into log_path and give torch the job's threads (at most the CPUs there)."""
@@ -74,7 +97,11 @@ def job(log_path=None, threads: int | None = None):
             # the message says what to do; a traceback would bury it (Snakemake prints the failed log)
             sys.stderr.write(f"\nposenc: {type(err).__name__}: {err}\n")
             raise SystemExit(1) from None
-        except BaseException:
+        except BaseException as err:
+            problem = file_system_problem(err)
+            if problem:  # a full disk or a permission: one line, not a traceback ending in it
+                sys.stderr.write(f"\nposenc: {problem}\n")
+                raise SystemExit(1) from None
             traceback.print_exc(file=sys.stderr)
             raise
         finally:

@@ -188,12 +188,14 @@ def test_duplicate_yaml_keys_are_refused_with_line_numbers(tmp_path):
         read_yaml(path)
 
 
-def test_config_validation_imports_neither_torch_nor_matplotlib():
+def test_config_validation_and_planning_import_neither_torch_nor_matplotlib():
+    # what workflow/rules/common.smk imports: a dry run plans every job without loading torch
     import subprocess
     import sys
 
     code = (
-        "import sys; import posenc.config, posenc.plan, posenc.paths; "
+        "import sys; import posenc.config, posenc.plan, posenc.paths, posenc.stamps, posenc.images.sets, "
+        "posenc.features.request, posenc.features.wheels; "
         "print(sorted(m for m in ('torch', 'matplotlib', 'pandas') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

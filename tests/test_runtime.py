@@ -1,5 +1,8 @@
 """Workflow jobs: an actionable error ends the job with its message only; a bug keeps its traceback."""
 
+import errno
+import os
+
 import pytest
 
 from posenc.images.download import DownloadError
@@ -25,3 +28,26 @@ def test_other_errors_keep_their_traceback(tmp_path, capsys):
             _ = 1 / 0
     assert "Traceback" in capsys.readouterr().err
     assert "ZeroDivisionError" in (tmp_path / "job.log").read_text()
+
+
+@pytest.mark.parametrize(
+    "code,words",
+    [
+        (
+            errno.ENOSPC,
+            "No space left on device writing /data/run/x.zarr: free space there (`df -h /data/run`",
+        ),
+        (errno.EACCES, "Permission denied writing /data/run/x.zarr: make /data/run writable for you"),
+    ],
+)
+def test_a_full_disk_or_a_permission_is_one_line(tmp_path, capsys, code, words):
+    with pytest.raises(SystemExit) as ended:
+        with job(tmp_path / "job.log"):
+            try:
+                raise OSError(code, os.strerror(code), "/data/run/x.zarr")
+            except OSError as err:
+                raise RuntimeError("the writer failed") from err  # as libraries wrap it
+    assert ended.value.code == 1
+    err = capsys.readouterr().err
+    assert words in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.strip()]) == 1

@@ -24,8 +24,8 @@ from posenc.config import schema_property
 from posenc.dense.metrics import SaliencyScores, SegmentationScores
 from posenc.dense.model import DenseNet
 from posenc.errors import ActionableError
-from posenc.features.preprocess import get_preprocessing
-from posenc.images.decode import load_image, resize_image
+from posenc.features.preprocess import get_preprocessing, resize_image
+from posenc.images.decode import load_image
 from posenc.images.manifest import read_manifest
 from posenc.images.masks import IGNORE, load_mask, saliency_target, segmentation_target
 from posenc.io import atomic_path, atomic_write_text

@@ -22,12 +22,12 @@ from tqdm import tqdm
 from posenc import __version__
 from posenc.config import schema_defaults
 from posenc.errors import ActionableError, snakemake_command
-from posenc.features.preprocess import get_preprocessing
+from posenc.features.preprocess import get_preprocessing, resize_image
 from posenc.features.registry import get_arch
 from posenc.features.request import check_request, store_request, weight_file
 from posenc.features.store import StoreWriter, check_provenance
 from posenc.features.weights import load_trunk
-from posenc.images.decode import load_image, resize_image
+from posenc.images.decode import load_image
 from posenc.images.manifest import read_manifest
 from posenc.io import file_sha256
 from posenc.paths import manifest as manifest_path

@@ -1,4 +1,4 @@
-"""Input preprocessing: what a backbone sees after an image is resized to the input size.
+"""Input preprocessing: resizing a decoded image to the input size, and what a backbone sees after that.
 
 Images arrive as RGB in [0, 1]. `official` feeds them unchanged, as the paper's code does even for
 pretrained weights (docs/protocol.md §3); the others are the native conventions of the weight sources.
@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 
 @dataclass(frozen=True)
@@ -64,3 +66,11 @@ def get_preprocessing(name: str) -> Preprocessing:
         raise ValueError(
             f"unknown preprocessing {name!r}: choose one of {', '.join(PREPROCESSINGS)}"
         ) from None
+
+
+def resize_image(rgb: np.ndarray, size: int) -> torch.Tensor:
+    """(H, W, 3) float array -> (3, size, size) float32 tensor, bilinear with antialiasing."""
+    t = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
+    if t.shape[-2:] != (size, size):
+        t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    return t[0].clamp_(0.0, 1.0)

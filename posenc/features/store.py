@@ -17,7 +17,7 @@ import numpy as np
 import zarr
 from zarr.codecs import BloscCodec
 
-from posenc.errors import ActionableError
+from posenc.errors import ActionableError, snakemake_command
 from posenc.features.request import check_request
 from posenc.io import crash_point, remove_path, remove_stale_temporaries, temporary_sibling
 
@@ -192,7 +192,8 @@ def read_provenance(path) -> dict:
         raise StoreError(f"{path} is a Zarr group but not a posenc feature store")
     if not attrs.get("complete"):
         raise StoreError(
-            f"feature store {path} is incomplete (interrupted write): delete it and extract again"
+            f"feature store {path} is incomplete (interrupted write): rebuild it: "
+            f"{snakemake_command(str(path), force=True)}"
         )
     return attrs
 
@@ -208,7 +209,7 @@ def check_provenance(path, expect: dict) -> dict:
         )
         raise StoreError(
             f"feature store {path} does not match the request ({lines}). It was built from other "
-            f"inputs: delete it and extract again (a Snakemake run rebuilds it)."
+            f"inputs. Rebuild it: {snakemake_command(str(path), force=True)}"
         )
     return found
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -107,13 +108,32 @@ def load_checkpoint_state_dict(path) -> dict:
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise WeightsUnavailable(f"cannot read checkpoint {path}: {err}") from err
+    except Exception as err:  # whatever a torn or foreign file makes the unpickler raise
+        text = str(err).strip()
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+        if found:
+            # PyTorch's own text suggests weights_only=False (unpickling arbitrary code): never do that here
+            raise WeightsUnavailable(
+                f"checkpoint {path} holds Python objects besides tensors ({found[1]}: a whole pickled "
+                f"model?); posenc reads only tensors. Save the state dict instead: "
+                f"torch.save(model.state_dict(), '{path}')"
+            ) from None
+        if "Weights only load failed" in text or not text:
+            first = f"{type(err).__name__}: not a PyTorch file"
+        else:
+            first = text.splitlines()[0].split(". ")[0][:160]
+        raise WeightsUnavailable(
+            f"checkpoint {path} is not a readable PyTorch file ({first}); it may be truncated or of another "
+            f"format. Write it with torch.save(model.state_dict(), '{path}')"
+        ) from None
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict):
-        raise WeightsUnavailable(f"checkpoint {path} does not hold a state dict")
+        raise WeightsUnavailable(
+            f"checkpoint {path} holds a {type(state).__name__}, not a state dict: save one with "
+            f"torch.save(model.state_dict(), '{path}')"
+        )
     return {k.removeprefix("module."): v for k, v in state.items()}
 
 

@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from posenc.errors import ActionableError
+from posenc.errors import ActionableError, snakemake_command
 from posenc.io import atomic_write_bytes, bytes_sha256, file_sha256
 
 
@@ -105,13 +105,13 @@ def verify_weights(weights: WheelWeights, path) -> str:
     if not path.is_file():
         raise MissingWeights(
             f"{weights.description} not found at {path}. Run the workflow rule {weights.rule} "
-            f"(`snakemake --cores 1 {path}`). " + weights.manual_help(path)
+            f"(`{snakemake_command(str(path))}`). " + weights.manual_help(path)
         )
     digest = file_sha256(path)
     if digest != weights.sha256:
         raise ChecksumError(
-            f"{path} has sha256 {digest}, expected {weights.sha256}: delete it and rerun the workflow to "
-            f"fetch it again. " + weights.manual_help(path)
+            f"{path} has sha256 {digest}, expected {weights.sha256}: fetch it again with "
+            f"`{snakemake_command(str(path), force=True)}`. " + weights.manual_help(path)
         )
     return digest
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from posenc.errors import ActionableError
@@ -67,11 +65,3 @@ def load_image(path) -> np.ndarray:
     if not np.isfinite(rgb).all():
         raise ImageDecodeError(path, "image holds NaN or infinite values")
     return rgb
-
-
-def resize_image(rgb: np.ndarray, size: int) -> torch.Tensor:
-    """(H, W, 3) float array -> (3, size, size) float32 tensor, bilinear with antialiasing."""
-    t = torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None]
-    if t.shape[-2:] != (size, size):
-        t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return t[0].clamp_(0.0, 1.0)

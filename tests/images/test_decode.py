@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from posenc.images.decode import ImageDecodeError, load_image, resize_image
+from posenc.images.decode import ImageDecodeError, load_image
 
 
 def save(tmp_path, name, array, mode=None, **kw):
@@ -55,9 +55,3 @@ def test_corrupt_and_truncated_files_name_the_file(tmp_path):
         load_image(cut)
     with pytest.raises(ImageDecodeError, match="no such file"):
         load_image(tmp_path / "missing.png")
-
-
-def test_resize_keeps_a_constant_image_constant():
-    out = resize_image(np.full((300, 450, 3), 0.25, np.float32), 224)
-    assert out.shape == (3, 224, 224)
-    np.testing.assert_allclose(out.numpy(), 0.25, atol=1e-6)

@@ -119,7 +119,7 @@ def test_unreachable_url_says_how_to_place_the_file(tmp_path, archive):
 def test_wrong_checksum_is_refused_and_nothing_unpacked(tmp_path, archive):
     spec = spec_for(archive, checksum="sha256:" + "0" * 64)
     out = tmp_path / "datasets" / "ds"
-    with pytest.raises(ChecksumMismatch, match="Delete it and rerun"):
+    with pytest.raises(ChecksumMismatch, match=r"Delete it \(rm .*DS-TR.zip\) and rerun"):
         fetch_dataset("ds", spec, out, tmp_path / "dl", progress=False)
     assert not out.exists()
 

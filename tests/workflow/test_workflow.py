@@ -238,3 +238,31 @@ def test_a_configfile_replaces_the_default_instead_of_merging(tmp_path):
     assert job_counts(snakemake(tmp_path, "-n", "--cores", "2", "all"))["make_table"] == 5
     out = snakemake(tmp_path, "-n", "--cores", "2", "all", "--configfile", str(tmp_path / "only4.yaml"))
     assert job_counts(out)["make_table"] == 1
+
+
+@pytest.mark.parametrize(
+    "change,target,message",
+    [
+        (
+            (
+                "natural: {source: embedded, split: test, count: 4}",
+                "natural: {source: folder, path: /nonexistent/x}",
+            ),
+            "results/table4.csv",
+            "config key image_sets.natural.path: /nonexistent/x is not a folder; set it to the folder",
+        ),
+        (
+            ("checkpoint: results/dense/sod/padded.pt", "checkpoint: /nonexistent/w.pt"),
+            "results/table6.csv",
+            "config key backbones.slim_sod.checkpoint: /nonexistent/w.pt does not exist; set it to a state dict",
+        ),
+    ],
+    ids=["image folder", "checkpoint"],
+)
+def test_a_missing_folder_or_checkpoint_names_its_config_key(tmp_path, change, target, message):
+    (tmp_path / "config").mkdir()
+    text = (ROOT / ".test" / "config" / "config.yaml").read_text()
+    assert change[0] in text
+    (tmp_path / "config" / "config.yaml").write_text(text.replace(*change))
+    out = snakemake(tmp_path, "-n", "--cores", "1", target, check=False)
+    assert message in out
