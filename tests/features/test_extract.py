@@ -104,14 +104,16 @@ def test_nopad_vgg_store_and_provenance(tmp_path, manifest):
     assert torch.isfinite(torch.from_numpy(reader.read(0, 9))).all()
 
 
-def test_image_changed_after_manifest_is_refused(tmp_path, manifest):
+def test_image_changed_after_manifest_is_refused(tmp_path, manifest, monkeypatch):
     from PIL import Image
 
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(manifest["images"][2]["path"])
-    with pytest.raises(ActionableError, match="changed after"):
+    monkeypatch.delenv("POSENC_CONFIGFILES", raising=False)
+    with pytest.raises(ActionableError, match="changed after") as err:
         extract_features(
             {"name": "pixels", "arch": "pixels"}, tmp_path / "m.json", tmp_path / "p.zarr", progress=False
         )
+    assert "snakemake --cores all --force results/images/small.json" in str(err.value)  # a command to paste
     assert not (tmp_path / "p.zarr").exists()
 
 
