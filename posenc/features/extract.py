@@ -22,6 +22,7 @@ from tqdm import tqdm
 from posenc import __version__
 from posenc.config import schema_defaults
 from posenc.errors import ActionableError, snakemake_command
+from posenc.features.architectures import derive_taps
 from posenc.features.preprocess import get_preprocessing, resize_image
 from posenc.features.registry import get_arch
 from posenc.features.request import check_request, store_request, weight_file
@@ -41,8 +42,13 @@ def resize_rule(align_corners: bool) -> str:
     return f"bilinear, align_corners={align_corners}"
 
 
+class _AllTapsSeen(Exception):
+    """Raised by the last tap's hook: nothing after it (a classifier head) needs to run."""
+
+
 class TapExtractor(nn.Module):
-    """Runs a trunk once and returns its taps, each resized to (size, size)."""
+    """Runs a trunk once and returns its taps, each resized to (size, size); the forward pass stops when
+    every tap has been seen."""
 
     def __init__(self, trunk: nn.Module, taps, size: int = 28, align_corners: bool = True):
         super().__init__()
@@ -57,13 +63,18 @@ class TapExtractor(nn.Module):
     def _hook(self, name):
         def save(_module, _inputs, output):
             self._seen[name] = output
+            if len(self._seen) == len(self.taps):
+                raise _AllTapsSeen
 
         return save
 
     def native(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Tap outputs at their own resolution."""
         self._seen = {}
-        self.trunk(x)
+        try:
+            self.trunk(x)
+        except _AllTapsSeen:
+            pass
         seen, self._seen = self._seen, {}
         return {t.name: seen[t.name] for t in self.taps}
 
@@ -116,7 +127,7 @@ class FeatureConfig:
 
 
 def build_provenance(
-    backbone: dict, arch, weights_info, prep, cfg: FeatureConfig, manifest: dict, sizes: dict
+    backbone: dict, arch, taps, weights_info, prep, cfg: FeatureConfig, manifest: dict, sizes: dict
 ) -> dict:
     """What a store records about how it was made (the key fields decide whether it may be reused)."""
     return {
@@ -142,7 +153,7 @@ def build_provenance(
                 "stride": t.stride,
                 "native_size": sizes[t.name],
             }
-            for t in arch.taps
+            for t in taps
         ],
         "dtype": cfg.dtype,
         "precision": cfg.precision,
@@ -152,6 +163,17 @@ def build_provenance(
         "host": platform.node(),
         "created": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
     }
+
+
+def backbone_taps(arch, trunk, modules=None):
+    """The taps a store holds: the registry's (hand-written entries), or derived from the network (modules a
+    config names in `taps`, else the stage outputs of an architecture by name)."""
+    if arch.taps and not modules:
+        return arch.taps
+    try:
+        return derive_taps(trunk, modules)
+    except ValueError as err:
+        raise ActionableError(f"backbone {arch.name}, config key taps: {err}") from None
 
 
 def prepare(backbone: dict, manifest_path, cfg: FeatureConfig = FeatureConfig(), weights_file=None):
@@ -168,10 +190,20 @@ def prepare(backbone: dict, manifest_path, cfg: FeatureConfig = FeatureConfig(),
     )
     prep_name = backbone.get("preprocessing") or cfg.preprocessing
     prep = get_preprocessing(info.native_preprocessing if prep_name == "native" else prep_name)
-    extractor = TapExtractor(trunk, arch.taps, cfg.size, backbone.get("align_corners", cfg.align_corners))
-    sizes = native_sizes(extractor, cfg.input_size)
+    taps = backbone_taps(arch, trunk, backbone.get("taps"))
+    extractor = TapExtractor(trunk, taps, cfg.size, backbone.get("align_corners", cfg.align_corners))
+    try:
+        sizes = native_sizes(extractor, cfg.input_size)
+    except RuntimeError as err:
+        if "Padding size should be less" not in str(err):
+            raise
+        raise ActionableError(
+            f"backbone {backbone.get('name', arch.name)}: conv_padding {backbone.get('conv_padding')!r} mirrors "
+            f"the map at each border, which the deepest maps of {arch.name} at input.size "
+            f"{cfg.input_size} are too small for; raise input.size, or use replicate or zeros padding"
+        ) from None
     manifest, records = read_manifest(manifest_path)
-    provenance = build_provenance(backbone, arch, info, prep, cfg, manifest, sizes)
+    provenance = build_provenance(backbone, arch, taps, info, prep, cfg, manifest, sizes)
     file_hash = info.sha256 if weight_file(backbone, weights_file) else None
     provenance["request"] = store_request(backbone, asdict(cfg), manifest, file_hash)
     return extractor, prep, records, provenance

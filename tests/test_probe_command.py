@@ -1,0 +1,51 @@
+"""`posenc probe`: the config it writes for one network (the workflow it runs is the tested one)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from posenc.config import validate_config
+from posenc.errors import ActionableError
+from posenc.probe_command import probe_config, run_name
+
+
+def test_a_probe_config_is_valid_and_pairs_the_network_with_pixels_and_other_padding(tmp_path):
+    config = validate_config(probe_config("resnet18", "random", tmp_path))
+    backbones = config["backbones"]
+    assert backbones["model"]["arch"] == "resnet18" and backbones["model"]["weights"] == "random"
+    assert backbones["model_other_padding"]["conv_padding"] == "reflect"  # padding not removable: changed
+    assert [r["backbone"] for r in config["tables"]["table4"]["rows"]] == [
+        "pixels",
+        "model",
+        "model_other_padding",
+    ]
+    vgg = validate_config(probe_config("vgg16", "random", tmp_path))
+    assert vgg["backbones"]["model_other_padding"]["conv_padding"] is False  # a plain stack: removed
+    assert config["image_sets"]["train"]["source"] == "embedded"
+    assert run_name("timm/resnet18", "/x/my weights.pth") == "timm_resnet18-my_weights"
+
+
+def test_user_images_are_split_four_to_one(tmp_path):
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for k in range(12):
+        Image.fromarray(np.full((16, 16, 3), k, np.uint8)).save(photos / f"p{k:02d}.png")
+    checkpoint = tmp_path / "w.pt"
+    checkpoint.write_bytes(b"x")
+    config = validate_config(probe_config("resnet18", str(checkpoint), tmp_path, images=photos))
+    train = (tmp_path / "train.txt").read_text().split()
+    test = (tmp_path / "test.txt").read_text().split()
+    assert len(train) == 10 and test == ["p04", "p09"]
+    assert config["image_sets"]["natural"]["list"] == str(tmp_path / "test.txt")
+    assert config["backbones"]["model"] == {
+        **config["backbones"]["model"],
+        "weights": "checkpoint",
+        "checkpoint": str(checkpoint),
+    }
+
+
+def test_bad_probe_arguments_say_what_to_give(tmp_path):
+    with pytest.raises(ActionableError, match="neither imagenet, random"):
+        probe_config("resnet18", str(tmp_path / "none.pt"), tmp_path)
+    with pytest.raises(ValueError, match="close: resnet18"):
+        probe_config("resnet1", "random", tmp_path)
