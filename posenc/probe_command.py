@@ -119,9 +119,9 @@ def probe(arch: str, weights: str, images=None, out=None, cores: int = 2, seeds:
             f"posenc probe runs the workflow of a posenc checkout, and {snakefile} is not there: install posenc "
             f"from its repository (pip install -e .)"
         )
-    command = [
+    command = [  # the targets before --configfile, which takes every value after it
         sys.executable, "-m", "snakemake", "-s", str(snakefile), "-d", str(folder), "--cores", str(cores),
-        "--configfile", str(config_file), "results/table4.csv", "results/table4.md",
+        "results/table4.csv", "results/table4.md", "--configfile", str(config_file),
     ]  # fmt: skip
     print(f"posenc probe: {arch} with {weights} in {folder}", file=sys.stderr)
     done = subprocess.run(command)  # Snakemake's own progress goes to the terminal

@@ -49,3 +49,26 @@ def test_bad_probe_arguments_say_what_to_give(tmp_path):
         probe_config("resnet18", str(tmp_path / "none.pt"), tmp_path)
     with pytest.raises(ValueError, match="close: resnet18"):
         probe_config("resnet1", "random", tmp_path)
+
+
+def test_the_probe_runs_snakemake_on_its_own_folder_and_prints_the_table(tmp_path, monkeypatch, capsys):
+    import subprocess
+
+    import posenc.probe_command as pc
+
+    seen = []
+
+    def fake_run(command):
+        seen.append(command)
+        folder = tmp_path / "run"
+        (folder / "results").mkdir(parents=True, exist_ok=True)
+        (folder / "results" / "table4.md").write_text("| the table |\n")
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(pc.subprocess, "run", fake_run)
+    assert pc.probe("resnet18", "random", out=tmp_path / "run", cores=4) == 0
+    command = seen[0]
+    # the targets come before --configfile (which takes every value after it)
+    assert command[-2:] == ["--configfile", str(tmp_path / "run" / "config" / "probe.yaml")]
+    assert command[command.index("-d") + 1] == str(tmp_path / "run") and "results/table4.md" in command
+    assert "| the table |" in capsys.readouterr().out
