@@ -80,14 +80,12 @@ def recorded_request(store) -> dict | None:
     return attrs.get("request") if attrs.get("complete") else None
 
 
-def store_matches(store, backbone: dict, features: dict, manifest_path, weights_file=None) -> bool:
-    """Whether an existing store was built for what the config asks (True when there is no store, or no
-    manifest yet to tell: then the store is rebuilt anyway)."""
+def store_mismatch(store, backbone: dict, features: dict, manifest_path, weights_file=None) -> list[str]:
+    """How an existing store differs from what the config asks (request_diff); nothing when there is no
+    store, or no manifest yet to tell (then the store is rebuilt anyway)."""
     if not (Path(store) / "zarr.json").is_file() or not Path(manifest_path).is_file():
-        return True
-    return not request_diff(
-        recorded_request(store), request_for(backbone, features, manifest_path, weights_file)
-    )
+        return []
+    return request_diff(recorded_request(store), request_for(backbone, features, manifest_path, weights_file))
 
 
 def request_diff(recorded: dict | None, wanted: dict) -> list[str]:

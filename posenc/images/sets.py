@@ -133,22 +133,23 @@ def folder_contents(name: str, entry: dict, manifest_path) -> list[list[str]] | 
     """For a folder image set: [file, sha256] of every image and mask it would take now, hashing only files
     whose size or modification time differ from the manifest's record (posenc.images.manifest.known_sha256).
     What a settings stamp records, so that a file changed in place rebuilds the set. None for the other
-    sources: posenc makes (or downloads and checks) their files itself; see `manifest_current`."""
+    sources: posenc makes (or downloads and checks) their files itself; see `manifest_changes`."""
     if entry["source"] != "folder":
         return None
     records, known = resolve_records(entry, name), _known_files(manifest_path)
     return [[file, known_sha256(file, known)] for r in records for file in (r.path, r.mask) if file]
 
 
-def manifest_current(manifest_path) -> bool:
-    """Whether every file a manifest lists is still as it was hashed (True when there is no manifest yet)."""
+def manifest_changes(manifest_path) -> list[str]:
+    """The files of a manifest that are gone or changed since they were hashed (nothing when there is no
+    manifest yet); an unreadable manifest is a change too."""
     if not Path(manifest_path).is_file():
-        return True
+        return []
     try:
         manifest, records = read_manifest(manifest_path)
-    except (ActionableError, OSError, ValueError, KeyError, TypeError):
-        return False
-    return not changed_files(manifest, records)
+    except (ActionableError, OSError, ValueError, KeyError, TypeError) as err:
+        return [f"{manifest_path} itself ({type(err).__name__})"]
+    return changed_files(manifest, records)
 
 
 def _known_files(manifest_path) -> dict:

