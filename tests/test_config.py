@@ -45,7 +45,7 @@ def test_every_schema_key_has_a_description(root):
         (lambda c: c["training"].update(lr=0), "`training.lr`"),
         (lambda c: c["training"].update(learning_rate=0.1), "unknown key(s) learning_rate"),
         (lambda c: c.update(stripe_range="half"), "use one of unit, signed"),
-        (lambda c: c["backbones"]["vgg16_hed"].update(arch="vgg19"), "unknown architecture 'vgg19'"),
+        (lambda c: c["backbones"]["vgg16_hed"].update(arch="vgg17"), "unknown architecture 'vgg17'"),
         (
             lambda c: c.update(input={"size": 195}),
             "`input.size`: 195 px is too small for backbone vgg16_oxford_nopad (conv_padding: false): an "

@@ -54,6 +54,7 @@ class TapExtractor(nn.Module):
         super().__init__()
         self.trunk, self.taps, self.size, self.align_corners = trunk, list(taps), size, align_corners
         self._seen: dict[str, torch.Tensor] = {}
+        self._running = False
         modules = dict(trunk.named_modules())
         for tap in self.taps:
             if tap.module not in modules:
@@ -62,6 +63,8 @@ class TapExtractor(nn.Module):
 
     def _hook(self, name):
         def save(_module, _inputs, output):
+            if not self._running:  # another extractor on the same trunk is running it
+                return
             self._seen[name] = output
             if len(self._seen) == len(self.taps):
                 raise _AllTapsSeen
@@ -70,11 +73,13 @@ class TapExtractor(nn.Module):
 
     def native(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """Tap outputs at their own resolution."""
-        self._seen = {}
+        self._seen, self._running = {}, True
         try:
             self.trunk(x)
         except _AllTapsSeen:
             pass
+        finally:
+            self._running = False
         seen, self._seen = self._seen, {}
         return {t.name: seen[t.name] for t in self.taps}
 

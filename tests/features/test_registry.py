@@ -14,8 +14,9 @@ def test_registry_taps_and_channels():
     assert [t.name for t in get_arch("vgg16").taps] == ["relu1_2", "relu2_2", "relu3_3", "relu4_3", "relu5_3"]
     assert [t.module for t in get_arch("vgg16").taps] == ["3", "8", "15", "22", "29"]
     assert set(ARCHS) >= {"pixels", "vgg16", "resnet152"}
-    with pytest.raises(ValueError, match="choose one of"):
-        get_arch("alexnet")
+    assert get_arch("alexnet").library == "torchvision"  # by name, taps derived when built
+    with pytest.raises(ValueError, match="unknown architecture 'alexnett'.*close: alexnet"):
+        get_arch("alexnett")
 
 
 def test_vgg_tap_sizes_with_and_without_padding():
@@ -34,7 +35,8 @@ def test_padding_removal_refused_for_resnet():
 
 
 def test_pre_relu_tap_can_be_negative_because_inplace_is_disabled():
-    pre_relu = [Tap("conv1_2", "2", 64, 1)]  # features.2 is the conv before the in-place ReLU features.3
+    # features.2 is the conv before the in-place ReLU features.3 (a later tap keeps the forward pass going)
+    pre_relu = [Tap("conv1_2", "2", 64, 1), Tap("relu2_2", "8", 128, 2)]
     x = torch.rand(1, 3, 32, 32)
     trunk, _ = load_trunk("vgg16", "random")
     with torch.no_grad():

