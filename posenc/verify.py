@@ -115,7 +115,13 @@ def check_stores(config: dict) -> list[Finding]:
         wanted = request_for(entry, plan.feature_settings(config), manifest, _weights_file(config, backbone))
         diff = request_diff(recorded_request(store), wanted)
         if diff:
-            found.append(Finding(store, "built for " + "; ".join(diff), snakemake_command(store, force=True)))
+            found.append(
+                Finding(
+                    store,
+                    "does not match the config: " + "; ".join(diff),
+                    snakemake_command(store, force=True),
+                )
+            )
         elif _mtime(manifest) > _mtime(Path(store) / "zarr.json"):
             found.append(Finding(store, f"older than its manifest {manifest}"))
     return found
