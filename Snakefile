@@ -37,6 +37,7 @@ include: "workflow/rules/readouts.smk"
 include: "workflow/rules/dense.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/analyses.smk"
 
 
 rule all:
@@ -46,3 +47,4 @@ rule all:
         plan.all_figures(config),
         rules.collect_metrics.output,
         rules.compare_with_paper.output,
+        plan.analysis_outputs(config),

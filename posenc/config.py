@@ -202,6 +202,12 @@ def _cross_check(config: dict) -> list[str]:
                 f"stacks (vgg16), not {b['arch']}; set it to true (zeros, as trained) or reflect, replicate "
                 f"or circular"
             )
+    for name in config["analyses"].get("mean_maps", []):
+        if name not in config["backbones"]:
+            problems.append(
+                f"config key `analyses.mean_maps`: {name!r} is not defined under backbones "
+                f"({', '.join(config['backbones'])}); add it there or drop it"
+            )
     problems += _check_dense_tasks(config)
     synthetic_sets = synthetic_test_sets(config)
     for table, entry in config["tables"].items():

@@ -39,6 +39,13 @@ def figure(name: str) -> str:
 
 
 PER_SEED = "results/per_seed.csv"
+MEAN_MAPS = "results/mean_maps.csv"
+
+
+def mean_maps(backbone: str) -> str:
+    return f"results/analyses/mean_maps/{backbone}.csv"
+
+
 COMPARISON = "results/paper_comparison.md"
 
 

@@ -323,6 +323,13 @@ def dense_figure_inputs(config: dict) -> dict[str, list[str]]:
     }
 
 
+# ---- analyses ------------------------------------------------------------------------------------------
+def analysis_outputs(config: dict) -> list[str]:
+    """What `all` adds for the configured analyses."""
+    names = config["analyses"].get("mean_maps", [])
+    return ([paths.MEAN_MAPS] + [paths.figure(f"mean_maps_{b}") for b in names]) if names else []
+
+
 # ---- code fingerprints ---------------------------------------------------------------------------------
 PACKAGE = Path(__file__).resolve().parent
 # the stage sub-packages whose code each kind of job runs (its rule carries their fingerprint as a param)
@@ -333,6 +340,7 @@ CODE_STAGES = {
     "dense": ("images", "features", "dense"),
     "report": ("probe", "report"),
     "dense_report": ("dense", "report"),
+    "analysis": ("features", "analysis", "report"),
 }
 
 

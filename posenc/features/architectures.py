@@ -162,6 +162,40 @@ def derive_taps(model: nn.Module, modules=None, input_size: int = 224) -> tuple[
     return tuple(_measured(name, shape, input_size) for _, _, name, shape in chosen)
 
 
+def uneven_padding(model: nn.Module, input_size: int = 224) -> list[dict]:
+    """Strided convolutions and poolings whose last row and column of padding are never used at this input
+    size, (H + 2p - k) % s != 0 ("Mind the Pad"): their output is shifted against the input, and a mean
+    feature map shows it as an asymmetry."""
+    found = []
+
+    def hook(name):
+        def check(module, inputs, _output):
+            k, s, p = (_first(getattr(module, a)) for a in ("kernel_size", "stride", "padding"))
+            side = inputs[0].shape[-1]
+            if s > 1 and "Same" in type(module).__name__:  # timm's TF-style "SAME": asymmetric by design
+                found.append({"module": name, "input": side, "kernel": k, "stride": s, "padding": "same"})
+            elif s > 1 and (side + 2 * p - k) % s:
+                found.append({"module": name, "input": side, "kernel": k, "stride": s, "padding": p})
+
+        return check
+
+    kinds = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
+    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if isinstance(m, kinds)]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, 3, input_size, input_size))
+    finally:
+        for h in handles:
+            h.remove()
+    return found
+
+
+def _first(value) -> int:
+    if isinstance(value, str):  # padding="same"
+        return 0
+    return int(value[0] if isinstance(value, tuple | list) else value)
+
+
 def set_conv_padding(model: nn.Module, mode) -> nn.Module:
     """A config's conv_padding: zeros (as trained) leaves the network as it is; reflect, replicate and
     circular pad every padded convolution that way instead; none removes convolution padding."""

@@ -184,9 +184,7 @@ class StoreWriter:
 def read_provenance(path) -> dict:
     path = Path(path)
     if not (path / "zarr.json").is_file():
-        raise StoreError(
-            f"no feature store at {path}: extract it first (snakemake builds it; or `posenc extract`)"
-        )
+        raise StoreError(f"no feature store at {path}: build it first ({snakemake_command(str(path))})")
     attrs = zarr.open_group(path, mode="r").attrs.asdict().get("posenc")
     if not attrs:
         raise StoreError(f"{path} is a Zarr group but not a posenc feature store")

@@ -266,3 +266,15 @@ def test_a_missing_folder_or_checkpoint_names_its_config_key(tmp_path, change, t
     (tmp_path / "config" / "config.yaml").write_text(text.replace(*change))
     out = snakemake(tmp_path, "-n", "--cores", "1", target, check=False)
     assert message in out
+
+
+@pytest.mark.slow
+def test_mean_maps_come_from_the_cache_and_show_the_padded_border(tiny_run):
+    workdir, out = tiny_run
+    maps = pd.read_csv(workdir / "results" / "mean_maps.csv").set_index(["backbone", "tap"])
+    padded, unpadded = maps.loc[("vgg16_random", "relu5_3")], maps.loc[("vgg16_random_nopad", "relu5_3")]
+    assert padded["border_contrast"] < -0.1 and abs(unpadded["border_contrast"]) < 0.05
+    for backbone in ("vgg16_random", "vgg16_random_nopad"):
+        assert (workdir / "results" / "figures" / f"mean_maps_{backbone}.png").stat().st_size > 10_000
+    log = (workdir / "logs" / "mean_maps" / "vgg16_random.log").read_text()
+    assert "extract" not in log  # read from the stores; nothing extracted again

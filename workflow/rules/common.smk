@@ -126,7 +126,10 @@ def store_fits(wildcards, settings):
         weight_inputs(wildcards.backbone).get("weights"),
     )
     if differ:
-        print(f"posenc: {store} was built for other settings ({'; '.join(differ)}): it is rebuilt", file=sys.stderr)
+        print(
+            f"posenc: {store} was built for other settings ({'; '.join(differ)}): it is rebuilt",
+            file=sys.stderr,
+        )
     return not differ
 
 
@@ -171,6 +174,11 @@ def evaluate_inputs(wildcards):
         "manifests": [paths.manifest(s) for s in sets],
         **weight_inputs(wildcards.backbone),
     }
+
+
+def mean_maps_inputs(wildcards):
+    # the training store, and what its request is computed from (a stale store is refused)
+    return train_inputs(wildcards)
 
 
 # ---- tables and figures --------------------------------------------------------------------------------
