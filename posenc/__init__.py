@@ -8,7 +8,8 @@ data path reads top to bottom, one stage sub-package each:
     features/  architecture registry, weights, preprocessing, extraction, the Zarr feature store
       |
     probe/     position targets, the readout (PosENet), its training, evaluation and metrics
-      |        (dense/: the Table 5 networks trained from scratch, their training and scores)
+      |        (dense/: the Table 5 networks trained from scratch, their training and scores;
+      |         analysis/: analyses beyond the paper, read from the cached stores)
     report/    tables, figures, the paper's numbers, the paper's claims judged
 
 At the top, what every stage uses: config (schema, validation), plan (what a config implies; no torch),
