@@ -103,14 +103,20 @@ def module_outputs(model: nn.Module, input_size: int = 224) -> list[tuple[str, s
 
         return record
 
-    handles = [m.register_forward_hook(hook(name)) for name, m in model.named_modules() if name]
+    _dry_run(model, input_size, {name: hook(name) for name, _ in model.named_modules() if name})
+    return seen
+
+
+def _dry_run(model: nn.Module, input_size: int, hooks: dict) -> None:
+    """Run a zero image of input_size through the model with forward hooks (module name -> hook) in place."""
+    modules = dict(model.named_modules())
+    handles = [modules[name].register_forward_hook(h) for name, h in hooks.items()]
     try:
         with torch.no_grad():
             model.eval()(torch.zeros(1, 3, input_size, input_size))
     finally:
         for h in handles:
             h.remove()
-    return seen
 
 
 HEAD_MODULES = (
@@ -180,13 +186,7 @@ def uneven_padding(model: nn.Module, input_size: int = 224) -> list[dict]:
         return check
 
     kinds = (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d)
-    handles = [m.register_forward_hook(hook(n)) for n, m in model.named_modules() if isinstance(m, kinds)]
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(1, 3, input_size, input_size))
-    finally:
-        for h in handles:
-            h.remove()
+    _dry_run(model, input_size, {n: hook(n) for n, m in model.named_modules() if isinstance(m, kinds)})
     return found
 
 
