@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from posenc import __version__
+from posenc import __version__, paths
 from posenc.config import schema_defaults
 from posenc.errors import ActionableError, snakemake_command
 from posenc.features.architectures import derive_taps
@@ -31,7 +31,6 @@ from posenc.features.weights import load_trunk
 from posenc.images.decode import load_image
 from posenc.images.manifest import read_manifest
 from posenc.io import file_sha256
-from posenc.paths import manifest as manifest_path
 from posenc.runtime import resolve_device
 
 PRECISIONS = ("float32", "bfloat16")
@@ -217,7 +216,7 @@ def prepare(backbone: dict, manifest_path, cfg: FeatureConfig = FeatureConfig(),
 def load_checked(record, input_size: int, image_set: str = "") -> torch.Tensor:
     """Decode one image of a manifest, refusing a file that changed since the manifest was written."""
     if record.sha256 and file_sha256(record.path) != record.sha256:
-        target = manifest_path(image_set) if image_set else "the image set's manifest"
+        target = paths.manifest(image_set) if image_set else "the image set's manifest"
         raise ActionableError(
             f"{record.path} changed after its image set's manifest was written. Rerun your snakemake command "
             f"(every run notices changed images and rebuilds the set), or rebuild the manifest alone: "
