@@ -202,12 +202,14 @@ def _cross_check(config: dict) -> list[str]:
                 f"stacks (vgg16), not {b['arch']}; set it to true (zeros, as trained) or reflect, replicate "
                 f"or circular"
             )
-    for name in config["analyses"].get("mean_maps", []):
-        if name not in config["backbones"]:
-            problems.append(
-                f"config key `analyses.mean_maps`: {name!r} is not defined under backbones "
-                f"({', '.join(config['backbones'])}); add it there or drop it"
-            )
+    for key in ANALYSES_OF_BACKBONES:
+        for name in config["analyses"].get(key, []):
+            if name not in config["backbones"]:
+                problems.append(
+                    f"config key `analyses.{key}`: {name!r} is not defined under backbones "
+                    f"({', '.join(config['backbones'])}); add it there or drop it"
+                )
+    problems += _check_analyses(config)
     problems += _check_dense_tasks(config)
     synthetic_sets = synthetic_test_sets(config)
     for table, entry in config["tables"].items():
@@ -248,6 +250,45 @@ def _cross_check(config: dict) -> list[str]:
                         f"config key `{where}.readout.taps`: {arch.name} has no tap {tap!r}; "
                         f"its taps are {', '.join(t.name for t in arch.taps)}"
                     )
+    return problems
+
+
+ANALYSES_OF_BACKBONES = ("mean_maps", "padding_modes", "border_distance", "channel_ranking", "canvas")
+
+
+def _check_analyses(config: dict) -> list[str]:
+    """What the analyses need beyond known backbone names: padding modes of one set of weights, each once;
+    the canvas readout's H and V heads."""
+    problems = []
+    analyses, backbones = config["analyses"], config["backbones"]
+    seen: dict[tuple, dict[str, str]] = {}
+    for name in analyses.get("padding_modes", []):
+        b = backbones.get(name)
+        if b is None:
+            continue
+        weights = (b["arch"], b.get("weights"), b.get("seed"), b.get("checkpoint"), b.get("preprocessing"))
+        mode = padding_mode(b.get("conv_padding", True))
+        other = seen.setdefault(weights, {}).get(mode)
+        if other:
+            problems.append(
+                f"config key `analyses.padding_modes`: {other} and {name} are the same weights with the same "
+                f"padding ({mode}); list each padding mode of a network once"
+            )
+        seen[weights][mode] = name
+    for modes in seen.values():
+        if len(modes) > 1:
+            continue
+        (name,) = modes.values()
+        problems.append(
+            f"config key `analyses.padding_modes`: {name} has no other padding mode of its weights listed; add "
+            f"backbones with the same arch and weights and another conv_padding (e.g. reflect)"
+        )
+    missing = {"H", "V"} - set(config["targets"])
+    if analyses.get("canvas") and missing:
+        problems.append(
+            f"config key `analyses.canvas`: it asks the readouts' H and V heads, and `targets` has no "
+            f"{' or '.join(sorted(missing))}; add them to `targets`"
+        )
     return problems
 
 

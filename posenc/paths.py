@@ -46,6 +46,18 @@ def mean_maps(backbone: str) -> str:
     return f"results/analyses/mean_maps/{backbone}.csv"
 
 
+PADDING_MODES = "results/padding_modes.csv"
+BORDER_DISTANCE = "results/border_distance.csv"
+CHANNEL_RANKING = "results/channel_ranking.csv"  # every channel's scores and ranks, all backbones
+CHANNEL_TOPK = "results/channel_topk.csv"  # top-k / bottom-k / random-k readouts, all backbones
+CANVAS = "results/canvas.csv"
+
+
+def analysis(name: str, backbone: str) -> str:
+    """A per-backbone analysis result, collected into results/<name>.csv."""
+    return f"results/analyses/{name}/{backbone}.csv"
+
+
 COMPARISON = "results/paper_comparison.md"
 
 

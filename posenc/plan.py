@@ -103,11 +103,14 @@ def all_runs(config: dict) -> list[tuple[str, str]]:
 
 
 def run_targets(config: dict, backbone: str, readout: str) -> list[str]:
-    """Targets a run's heads are trained for: every target some table reports from it, in `targets` order."""
+    """Targets a run's heads are trained for: every target some table reports from it, and H and V where the
+    canvas analysis asks this run where things are, in `targets` order."""
     wanted = set()
     for table, entry in config["tables"].items():
         if (backbone, readout) in table_runs(config, table):
             wanted.update(entry["targets"])
+    if (backbone, readout) in analysis_runs(config, "canvas"):
+        wanted.update({"H", "V"})
     return [t for t in config["targets"] if t in wanted] or list(config["targets"])
 
 
@@ -337,10 +340,54 @@ def dense_figure_inputs(config: dict) -> dict[str, list[str]]:
 
 
 # ---- analyses ------------------------------------------------------------------------------------------
+def default_readout(config: dict) -> str:
+    """The id of the top-level readout (Table 1's), the one every analysis probes with."""
+    return row_readout(config, {}).id
+
+
+def analysis_runs(config: dict, name: str) -> list[tuple[str, str]]:
+    """(backbone, readout id) of the runs an analysis reads (padding_modes, border_distance, canvas)."""
+    return [(b, default_readout(config)) for b in config["analyses"].get(name, [])]
+
+
+def analysis_metrics(config: dict, name: str) -> list[str]:
+    return [paths.metrics(b, r, s) for b, r in analysis_runs(config, name) for s in seed_list(config)]
+
+
+def analysis_predictions(config: dict, name: str) -> list[str]:
+    return [paths.predictions(b, r, s) for b, r in analysis_runs(config, name) for s in seed_list(config)]
+
+
+def analysis_readouts(config: dict, name: str, backbone: str) -> list[str]:
+    return [paths.readout(backbone, default_readout(config), s) for s in seed_list(config)]
+
+
+def analysis_test_set(config: dict) -> str:
+    """The image set whose natural images the analyses score: Table 1's test set, else the first test set
+    that is not synthetic."""
+    table1 = config["tables"].get("table1")
+    if table1:
+        return table1["test_set"]
+    synthetic = set(synthetic_test_sets(config))
+    return next(s for s in config["test_sets"] if s not in synthetic)
+
+
 def analysis_outputs(config: dict) -> list[str]:
     """What `all` adds for the configured analyses."""
-    names = config["analyses"].get("mean_maps", [])
-    return ([paths.MEAN_MAPS] + [paths.figure(f"mean_maps_{b}") for b in names]) if names else []
+    analyses = config["analyses"]
+    out = []
+    if analyses.get("mean_maps"):
+        out += [paths.MEAN_MAPS] + [paths.figure(f"mean_maps_{b}") for b in analyses["mean_maps"]]
+    if analyses.get("padding_modes"):
+        out += [paths.PADDING_MODES, paths.figure("padding_modes")]
+    if analyses.get("border_distance"):
+        out += [paths.BORDER_DISTANCE, paths.figure("border_distance")]
+    if analyses.get("channel_ranking"):
+        out += [paths.CHANNEL_RANKING, paths.CHANNEL_TOPK]
+        out += [paths.figure(f"channel_ranking_{b}") for b in analyses["channel_ranking"]]
+    if analyses.get("canvas"):
+        out += [paths.CANVAS, paths.figure("canvas")]
+    return out
 
 
 # ---- code fingerprints ---------------------------------------------------------------------------------
@@ -353,7 +400,7 @@ CODE_STAGES = {
     "dense": ("images", "features", "dense"),
     "report": ("probe", "report"),
     "dense_report": ("dense", "report"),
-    "analysis": ("features", "analysis", "report"),
+    "analysis": ("features", "probe", "analysis", "report"),
 }
 
 

@@ -77,6 +77,17 @@ def test_every_schema_key_has_a_description(root):
             "has no tap 'layer4'",
         ),
         (lambda c: c["image_sets"]["natural"].pop("count"), "`image_sets.natural.count`"),
+        (lambda c: c["analyses"].update(canvas=["vgg17"]), "`analyses.canvas`: 'vgg17' is not defined"),
+        (
+            lambda c: c["analyses"].update(padding_modes=["vgg16_oxford", "vgg16_oxford_ac2020"]),
+            "vgg16_oxford and vgg16_oxford_ac2020 are the same weights with the same padding (zeros)",
+        ),
+        (
+            lambda c: c["analyses"].update(padding_modes=["vgg16_oxford", "vgg16_hed_nopad"]),
+            "vgg16_oxford has no other padding mode of its weights listed",
+        ),
+        (lambda c: c.update(targets=["H", "G"]), "`analyses.canvas`: it asks the readouts' H and V heads"),
+        (lambda c: c["analyses"].update(channel_k=[0]), "`analyses.channel_k.0`"),
     ],
 )
 def test_errors_name_the_key_and_the_fix(default, change, message):
@@ -92,6 +103,9 @@ def test_table_runs_follow_the_rows(default):
     runs = table_runs(config, "table4")
     assert runs[:3] == [("pixels", "L1-k3-p0-all"), ("pixels", "L1-k3-p1-all"), ("pixels", "L1-k3-p2-all")]
     assert ("vgg16_oxford_nopad", "L1-k3-p0-all") in runs and len(runs) == 7
+    # Table 4's targets, and V because the canvas analysis asks its readout where things are
+    assert run_targets(config, "vgg16_oxford_nopad", "L1-k3-p0-all") == ["H", "V", "G", "HS"]
+    config["analyses"]["canvas"] = []
     assert run_targets(config, "vgg16_oxford_nopad", "L1-k3-p0-all") == ["H", "G", "HS"]  # Table 4 only
     assert run_targets(config, "vgg16_oxford", "L1-k3-p0-all") == [
         "H",

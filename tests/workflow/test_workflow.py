@@ -278,3 +278,30 @@ def test_mean_maps_come_from_the_cache_and_show_the_padded_border(tiny_run):
         assert (workdir / "results" / "figures" / f"mean_maps_{backbone}.png").stat().st_size > 10_000
     log = (workdir / "logs" / "mean_maps" / "vgg16_random.log").read_text()
     assert "extract" not in log  # read from the stores; nothing extracted again
+
+
+@pytest.mark.slow
+def test_the_analyses_come_from_the_cache_with_their_csvs_and_figures(tiny_run):
+    workdir, _ = tiny_run
+    results = workdir / "results"
+    modes = pd.read_csv(results / "padding_modes.csv")
+    assert list(dict.fromkeys(modes["padding"])) == ["zeros", "circular", "none"]
+    assert set(modes["test_input"]) == {"natural", "black", "white", "noise"}
+    # a constant image through circular padding is constant everywhere: nothing for any head to read
+    black = modes[(modes["padding"] == "circular") & (modes["test_input"] == "black")]
+    assert black["spc"].abs().max() < 1e-6
+    border = pd.read_csv(results / "border_distance.csv")
+    assert set(border["backbone"]) == {"pixels", "vgg16_random", "vgg16_random_nopad"}
+    assert border.groupby(["backbone", "target"])["distance_lo"].min().eq(0).all()
+    ranking = pd.read_csv(results / "channel_ranking.csv")
+    assert len(ranking) == 1472 and sorted(ranking["rank"]) == list(range(1, 1473))
+    assert ranking["flip"].ge(0).all()
+    topk = pd.read_csv(results / "channel_topk.csv")
+    assert set(topk["subset"]) == {"top", "bottom", "random"} and set(topk["k"]) == {4}
+    canvas = pd.read_csv(results / "canvas.csv")
+    assert list(canvas["canvas"]) == ["black", "white", "mean"] and canvas["seeds"].eq(2).all()
+    assert canvas["cell_accuracy"].between(0, 1).all()
+    for name in ("padding_modes", "border_distance", "channel_ranking_vgg16_random", "canvas"):
+        assert (results / "figures" / f"{name}.png").stat().st_size > 10_000
+    for log in ("channel_ranking/vgg16_random.log", "canvas/vgg16_random.log"):
+        assert "extract vgg16_random on" not in (workdir / "logs" / log).read_text()  # no store rebuilt

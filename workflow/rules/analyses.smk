@@ -1,5 +1,10 @@
-# Analyses beyond the paper, from the cached stores (never extracting again): mean feature maps ("Mind the Pad").
-MEAN_MAPS = dict(backbone=backbone_entry, features=plan.feature_settings(config), code=CODE["analysis"])
+# Analyses beyond the paper, from the cached stores (never extracting again): mean feature maps ("Mind the
+# Pad"), padding modes, distance to the border, channel-wise position and the canvas (posenc.analysis).
+MEAN_MAPS = dict(
+    backbone=backbone_entry,
+    features=plan.feature_settings(config),
+    code=CODE["analysis"],
+)
 
 
 rule mean_maps:
@@ -37,3 +42,166 @@ rule collect_mean_maps:
         ENV
     script:
         "../scripts/collect_mean_maps.py"
+
+
+PADDING_MODES = dict(
+    backbones=analysis_backbones("padding_modes"), code=CODE["analysis"]
+)
+
+
+rule padding_modes:
+    input:
+        metrics=plan.analysis_metrics(config, "padding_modes"),
+        stamp=stamp("padding_modes", **PADDING_MODES),
+    output:
+        csv=paths.PADDING_MODES,
+        png=report(
+            paths.figure("padding_modes"),
+            caption="../report/figure.rst",
+            category="Analyses",
+            labels={"figure": "padding_modes"},
+        ),
+    log:
+        "logs/padding_modes/padding_modes.log",
+    conda:
+        ENV
+    params:
+        **PADDING_MODES,
+    script:
+        "../scripts/padding_modes.py"
+
+
+BORDER_DISTANCE = dict(
+    backbones=analysis_backbones("border_distance"),
+    size=config["input"]["size"],
+    stripe_range=config["stripe_range"],
+    bin_px=config["analyses"]["border_bin"],
+    image_set=plan.analysis_test_set(config),
+    code=CODE["analysis"],
+)
+
+
+rule border_distance:
+    input:
+        predictions=plan.analysis_predictions(config, "border_distance"),
+        stamp=stamp("border_distance", **BORDER_DISTANCE),
+    output:
+        csv=paths.BORDER_DISTANCE,
+        png=report(
+            paths.figure("border_distance"),
+            caption="../report/figure.rst",
+            category="Analyses",
+            labels={"figure": "border_distance"},
+        ),
+    log:
+        "logs/border_distance/border_distance.log",
+    conda:
+        ENV
+    params:
+        **BORDER_DISTANCE,
+    script:
+        "../scripts/border_distance.py"
+
+
+CHANNEL_RANKING = dict(
+    backbone=backbone_entry,
+    features=plan.feature_settings(config),
+    readout=plan.default_readout(config),
+    training=plan.training_settings(config),
+    targets=config["targets"],
+    seeds=plan.seed_list(config),
+    ks=config["analyses"]["channel_k"],
+    code=CODE["analysis"],
+)
+
+
+rule channel_ranking:
+    input:
+        unpack(channel_ranking_inputs),
+        stamp=stamp("channel_ranking", **CHANNEL_RANKING),
+    output:
+        ranking=paths.analysis("channel_ranking", "{backbone}"),
+        topk=paths.analysis("channel_topk", "{backbone}"),
+        png=report(
+            paths.figure("channel_ranking_{backbone}"),
+            caption="../report/figure.rst",
+            category="Analyses",
+            labels={"figure": "channel_ranking_{backbone}"},
+        ),
+    log:
+        "logs/channel_ranking/{backbone}.log",
+    conda:
+        ENV
+    threads: extract_threads
+    params:
+        **CHANNEL_RANKING,
+        device=config["training"]["device"],
+    script:
+        "../scripts/channel_ranking.py"
+
+
+CANVAS = dict(
+    backbone=backbone_entry,
+    features=plan.feature_settings(config),
+    images=config["analyses"]["canvas_images"],
+    scale=config["analyses"]["canvas_scale"],
+    code=CODE["analysis"],
+)
+
+
+rule canvas:
+    input:
+        unpack(canvas_inputs),
+        stamp=stamp("canvas", **CANVAS),
+    output:
+        csv=paths.analysis("canvas", "{backbone}"),
+    log:
+        "logs/canvas/{backbone}.log",
+    conda:
+        ENV
+    threads: extract_threads
+    params:
+        **CANVAS,
+    script:
+        "../scripts/canvas.py"
+
+
+rule collect_analysis:
+    input:
+        csv=lambda w: [
+            paths.analysis(w.analysis, b)
+            for b in config["analyses"].get(
+                "channel_ranking" if w.analysis == "channel_topk" else w.analysis, []
+            )
+        ],
+        stamp=stamp("collect_analysis", code=CODE["report"]),
+    output:
+        csv="results/{analysis}.csv",
+    log:
+        "logs/collect_analysis/{analysis}.log",
+    wildcard_constraints:
+        analysis="channel_ranking|channel_topk",
+    conda:
+        ENV
+    script:
+        "../scripts/collect_analysis.py"
+
+
+rule collect_canvas:
+    input:
+        csv=[paths.analysis("canvas", b) for b in config["analyses"].get("canvas", [])],
+        stamp=stamp("collect_canvas", code=CODE["report"]),
+    output:
+        csv=paths.CANVAS,
+        png=report(
+            paths.figure("canvas"),
+            caption="../report/figure.rst",
+            category="Analyses",
+            labels={"figure": "canvas"},
+        ),
+    log:
+        "logs/collect_canvas/canvas.log",
+    conda:
+        ENV
+    script:
+        "../scripts/collect_canvas.py"

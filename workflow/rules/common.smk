@@ -39,11 +39,14 @@ CODE = plan.code_fingerprints()
 def stamp(rule_name, output_current=None, **settings):
     """Input function: the job's settings (values, or functions of its wildcards) recorded in a stamp file
     that changes only when they do (posenc.stamps), so that a change reruns the job even without .snakemake/.
-    output_current(wildcards, settings): whether the job's existing output still fits them."""
+    output_current(wildcards, settings): whether the job's existing output still fits them.
+    """
 
     def job_stamp(wildcards):
         values = {k: v(wildcards) if callable(v) else v for k, v in settings.items()}
-        current = (lambda: output_current(wildcards, values)) if output_current else None
+        current = (
+            (lambda: output_current(wildcards, values)) if output_current else None
+        )
         return write_stamp(stamp_path(rule_name, *wildcards), values, current)
 
     return job_stamp
@@ -74,7 +77,9 @@ def image_set_inputs(wildcards):
 def image_set_contents(wildcards):
     # a folder's files and their hashes: an image changed in place rebuilds the set at the next run
     entry = config["image_sets"][wildcards.image_set]
-    return folder_contents(wildcards.image_set, entry, paths.manifest(wildcards.image_set))
+    return folder_contents(
+        wildcards.image_set, entry, paths.manifest(wildcards.image_set)
+    )
 
 
 def image_files_current(wildcards, settings):
@@ -110,7 +115,10 @@ def weight_inputs(backbone_name):
 
 
 def extract_inputs(wildcards):
-    return {"manifest": paths.manifest(wildcards.image_set), **weight_inputs(wildcards.backbone)}
+    return {
+        "manifest": paths.manifest(wildcards.image_set),
+        **weight_inputs(wildcards.backbone),
+    }
 
 
 def store_fits(wildcards, settings):
@@ -202,7 +210,10 @@ def dense_train_manifest(wildcards):
 
 
 def dense_test_manifests(wildcards):
-    return [paths.manifest(name) for name in config["dense_tasks"][wildcards.task]["test_sets"]]
+    return [
+        paths.manifest(name)
+        for name in config["dense_tasks"][wildcards.task]["test_sets"]
+    ]
 
 
 def dense_test_sets(wildcards):
@@ -223,3 +234,36 @@ def dense_threads(wildcards):
 
 def dense_gpus(wildcards):
     return uses_gpu(dense_device(wildcards))
+
+
+# ---- analyses ------------------------------------------------------------------------------------------
+def analysis_backbones(name):
+    """The config entries of the backbones an analysis lists (its settings: a changed entry reruns it)."""
+    return {b: config["backbones"][b] for b in config["analyses"].get(name, [])}
+
+
+def test_store_inputs(wildcards):
+    # the natural test set's store and what its request is computed from
+    image_set = plan.analysis_test_set(config)
+    return {
+        "store": paths.store(wildcards.backbone, image_set),
+        "manifest": paths.manifest(image_set),
+        **weight_inputs(wildcards.backbone),
+    }
+
+
+def channel_ranking_inputs(wildcards):
+    test = test_store_inputs(wildcards)
+    train = train_inputs(wildcards)
+    return {
+        **train,
+        "test_store": test["store"],
+        "test_manifest": test["manifest"],
+    }
+
+
+def canvas_inputs(wildcards):
+    return {
+        **test_store_inputs(wildcards),
+        "readouts": plan.analysis_readouts(config, "canvas", wildcards.backbone),
+    }
