@@ -253,7 +253,14 @@ def _cross_check(config: dict) -> list[str]:
     return problems
 
 
-ANALYSES_OF_BACKBONES = ("mean_maps", "padding_modes", "border_distance", "channel_ranking", "canvas")
+ANALYSES_OF_BACKBONES = (
+    "mean_maps",
+    "padding_modes",
+    "border_distance",
+    "channel_ranking",
+    "canvas",
+    "padding_pattern",
+)
 
 
 def _check_analyses(config: dict) -> list[str]:

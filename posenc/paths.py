@@ -51,6 +51,7 @@ BORDER_DISTANCE = "results/border_distance.csv"
 CHANNEL_RANKING = "results/channel_ranking.csv"  # every channel's scores and ranks, all backbones
 CHANNEL_TOPK = "results/channel_topk.csv"  # top-k / bottom-k / random-k readouts, all backbones
 CANVAS = "results/canvas.csv"
+PADDING_PATTERN = "results/padding_pattern.csv"
 
 
 def analysis(name: str, backbone: str) -> str:

@@ -387,6 +387,8 @@ def analysis_outputs(config: dict) -> list[str]:
         out += [paths.figure(f"channel_ranking_{b}") for b in analyses["channel_ranking"]]
     if analyses.get("canvas"):
         out += [paths.CANVAS, paths.figure("canvas")]
+    if analyses.get("padding_pattern"):
+        out += [paths.PADDING_PATTERN, paths.figure("padding_pattern")]
     return out
 
 

@@ -12,6 +12,7 @@ import torch
 from posenc.analysis import border_distance as bd
 from posenc.analysis import canvas as cv
 from posenc.analysis import channel_ranking as cr
+from posenc.analysis import padding_pattern as pp
 from posenc.analysis.padding_modes import padding_modes
 from posenc.features.extract import FeatureConfig, load_checked, prepare
 from posenc.features.registry import padding_mode
@@ -326,5 +327,60 @@ def canvas_figure(frame: pd.DataFrame, out_png) -> None:
     fig.suptitle(
         f"An image at {frame['scale'].iloc[0]:g} of the canvas side pasted at the 9 cells of a 3x3 grid",
         fontsize=9,
+    )
+    save_figure(fig, out_png)
+
+
+# ---- the padding's own pattern (Lin et al.) ------------------------------------------------------------
+def write_padding_pattern(backbone: dict, features: dict, store, manifest, weights_file, images, out_csv):
+    """Per tap and distance to the border: how much the backbone's padding changes its features (PPP)."""
+    extractor, prep, records = _extractor(backbone, features, manifest, weights_file, store)
+    natural = [r for r in records if r.test_input == "natural"][:images]
+    strides = pp.tap_strides(extractor.native, features["input_size"])
+    # the whole image at input.size + 2m, so that its central crop has the size the network is probed at
+    side = features["input_size"] + 2 * pp.margin_for(strides)
+    x = prep(torch.stack([load_checked(r, side) for r in natural]))
+    parts = [pp.pattern_maps(extractor.native, x[i : i + 8], strides) for i in range(0, len(x), 8)]
+    maps = {
+        t: tuple(np.concatenate([p[t][k] for p in parts]) for k in (0, 1)) + (strides[t],) for t in parts[0]
+    }
+    profile = pp.pattern_profile(maps)
+    mode = "no backbone" if backbone["arch"] == "pixels" else padding_mode(backbone.get("conv_padding", True))
+    profile.insert(0, "backbone", backbone["name"])
+    profile.insert(1, "conv_padding", mode)
+    profile.insert(2, "margin_px", pp.margin_for(strides))
+    profile["images"] = len(natural)
+    _csv(profile, out_csv)
+    return profile
+
+
+def collect_padding_pattern(csvs, out_csv, out_png) -> pd.DataFrame:
+    profile = collect(csvs, out_csv)
+    padding_pattern_figure(profile, out_png)
+    return profile
+
+
+def padding_pattern_figure(profile: pd.DataFrame, out_png) -> None:
+    """PPP against distance to the crop's border, a panel per tap (in order), a line per backbone."""
+    taps = list(dict.fromkeys(profile["tap"]))
+    fig, axes = new_figure(1, len(taps), (2.8 * len(taps), 2.8), squeeze=False, layout="constrained")
+    for ax, tap in zip(axes[0], taps, strict=True):
+        for k, (backbone, g) in enumerate(profile[profile["tap"] == tap].groupby("backbone", sort=False)):
+            style = {"none": "--", "no backbone": ":"}.get(g["conv_padding"].iloc[0], "-")
+            ax.plot(
+                g["distance_px"],
+                g["ppp"],
+                style,
+                marker=".",
+                color=f"C{k}",
+                label=f"{backbone} ({g['conv_padding'].iloc[0]})",
+            )
+        ax.set_title(f"{tap} (stride {profile.loc[profile['tap'] == tap, 'stride'].iloc[0]})", fontsize=8)
+        ax.set_xlabel("distance to the border (px)", fontsize=8)
+        ax.set_ylim(bottom=0)
+    axes[0, 0].set_ylabel("|f(crop) - f(image)| / rms |f|")
+    handles = {h.get_label(): h for ax in axes[0] for h in ax.get_lines()}
+    fig.legend(
+        handles.values(), handles.keys(), loc="outside lower center", ncols=min(len(handles), 4), fontsize=7
     )
     save_figure(fig, out_png)

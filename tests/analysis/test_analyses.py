@@ -239,3 +239,39 @@ def test_a_readout_that_knows_where_each_pixel_is_finds_every_pasted_image():
     for _, g in estimates.groupby("canvas"):
         result = cv.score(g, size, 0.5)
         assert result["cell_accuracy"] == 1 and result["centre_error"] < 1e-3
+
+
+# ---- the padding's own pattern (Lin et al.) --------------------------------------------------------------
+def _box_net(padding, mode="zeros"):
+    conv = nn.Conv2d(1, 1, 3, padding=padding, padding_mode=mode, bias=False)
+    nn.init.constant_(conv.weight, 1 / 9)
+
+    def native(x):
+        return {"box": conv(x[:, :1])}
+
+    return native
+
+
+def test_a_zero_padded_box_filter_shows_its_pattern_on_the_outer_ring_only():
+    from posenc.analysis import padding_pattern as pp
+
+    native = _box_net(1)
+    strides = pp.tap_strides(native, 96)
+    assert strides == {"box": 1} and pp.margin_for(strides) == 32
+    profile = pp.pattern_profile(pp.pattern_maps(native, torch.ones(2, 3, 96, 96), strides))
+    n = 96 - 64  # the crop's map side
+    corners, edges = 4 * 5 / 9, (4 * n - 8) * 3 / 9  # a corner misses 5 of 9 ones, an edge cell 3
+    assert profile["ppp"].iloc[0] == pytest.approx((corners + edges) / (4 * n - 4), rel=1e-5)
+    assert profile["ppp"].iloc[1:].abs().max() < 1e-6
+    summary = pp.reach(profile)
+    assert summary["reach_px"].item() == 1 and summary["ppp_centre"].item() < 1e-6
+
+
+@pytest.mark.parametrize("padding,mode", [(0, "zeros"), (1, "circular")])
+def test_no_padding_leaves_no_pattern_and_circular_none_on_a_constant_image(padding, mode):
+    from posenc.analysis import padding_pattern as pp
+
+    native = _box_net(padding, mode)
+    x = torch.ones(1, 3, 96, 96) if padding else torch.rand(2, 3, 96, 96)  # without padding: any image
+    profile = pp.pattern_profile(pp.pattern_maps(native, x, pp.tap_strides(native, 96)))
+    assert profile["ppp"].abs().max() < 1e-5

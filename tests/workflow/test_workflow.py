@@ -301,7 +301,16 @@ def test_the_analyses_come_from_the_cache_with_their_csvs_and_figures(tiny_run):
     canvas = pd.read_csv(results / "canvas.csv")
     assert list(canvas["canvas"]) == ["black", "white", "mean"] and canvas["seeds"].eq(2).all()
     assert canvas["cell_accuracy"].between(0, 1).all()
-    for name in ("padding_modes", "border_distance", "channel_ranking_vgg16_random", "canvas"):
+    pattern = pd.read_csv(results / "padding_pattern.csv").groupby(["backbone", "distance_px"])["ppp"].max()
+    assert pattern["vgg16_random_nopad"].max() < 1e-4  # no padding, no pattern: exact, whatever the image
+    assert pattern["vgg16_random"][0] > 0.2 and pattern["vgg16_random_circular"][0] > 0.05
+    for name in (
+        "padding_modes",
+        "border_distance",
+        "channel_ranking_vgg16_random",
+        "canvas",
+        "padding_pattern",
+    ):
         assert (results / "figures" / f"{name}.png").stat().st_size > 10_000
     for log in ("channel_ranking/vgg16_random.log", "canvas/vgg16_random.log"):
         assert "extract vgg16_random on" not in (workdir / "logs" / log).read_text()  # no store rebuilt

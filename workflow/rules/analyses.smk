@@ -1,5 +1,6 @@
 # Analyses beyond the paper, from the cached stores (never extracting again): mean feature maps ("Mind the
-# Pad"), padding modes, distance to the border, channel-wise position and the canvas (posenc.analysis).
+# Pad"), padding modes, distance to the border, channel-wise position, the canvas and the padding's own
+# pattern (posenc.analysis).
 MEAN_MAPS = dict(
     backbone=backbone_entry,
     features=plan.feature_settings(config),
@@ -205,3 +206,51 @@ rule collect_canvas:
         ENV
     script:
         "../scripts/collect_canvas.py"
+
+
+PADDING_PATTERN = dict(
+    backbone=backbone_entry,
+    features=plan.feature_settings(config),
+    images=config["analyses"]["pattern_images"],
+    code=CODE["analysis"],
+)
+
+
+rule padding_pattern:
+    input:
+        unpack(test_store_inputs),
+        stamp=stamp("padding_pattern", **PADDING_PATTERN),
+    output:
+        csv=paths.analysis("padding_pattern", "{backbone}"),
+    log:
+        "logs/padding_pattern/{backbone}.log",
+    conda:
+        ENV
+    threads: extract_threads
+    params:
+        **PADDING_PATTERN,
+    script:
+        "../scripts/padding_pattern.py"
+
+
+rule collect_padding_pattern:
+    input:
+        csv=[
+            paths.analysis("padding_pattern", b)
+            for b in config["analyses"].get("padding_pattern", [])
+        ],
+        stamp=stamp("collect_padding_pattern", code=CODE["report"]),
+    output:
+        csv=paths.PADDING_PATTERN,
+        png=report(
+            paths.figure("padding_pattern"),
+            caption="../report/figure.rst",
+            category="Analyses",
+            labels={"figure": "padding_pattern"},
+        ),
+    log:
+        "logs/collect_padding_pattern/padding_pattern.log",
+    conda:
+        ENV
+    script:
+        "../scripts/collect_padding_pattern.py"
