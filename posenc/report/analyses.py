@@ -28,6 +28,21 @@ from posenc.runtime import resolve_device
 MODE_COLOURS = {"zeros": "C0", "reflect": "C1", "replicate": "C2", "circular": "C3", "none": "C7"}
 
 
+LINE_STYLES = {"none": "--", "no backbone": ":"}  # padded backbones: solid lines
+
+
+def _shared_legend(fig, axes, columns: int) -> None:
+    """One legend under the panels for every line drawn in any of them."""
+    handles = {h.get_label(): h for ax in axes for h in ax.get_lines()}
+    fig.legend(
+        handles.values(),
+        handles.keys(),
+        loc="outside lower center",
+        ncols=min(len(handles), columns),
+        fontsize=7,
+    )
+
+
 def _csv(frame: pd.DataFrame, out) -> None:
     atomic_write_text(out, frame.to_csv(index=False, float_format="%.5g"))
 
@@ -136,13 +151,13 @@ def border_distance_figure(curves: pd.DataFrame, out_png) -> None:
     for ax, target in zip(axes[0], targets, strict=True):
         for k, (backbone, g) in enumerate(curves[curves["target"] == target].groupby("backbone", sort=False)):
             x = (g["distance_lo"] + g["distance_hi"]) / 2
-            style = {"none": "--", "no backbone": ":"}.get(g["conv_padding"].iloc[0], "-")
+            style = LINE_STYLES.get(g["conv_padding"].iloc[0], "-")
             ax.plot(
                 x, g["mae"], style, color=f"C{k}", label=f"{backbone} ({g['conv_padding'].iloc[0]})", lw=1.3
             )
             ax.fill_between(
                 x,
-                g["mae"] - g["mae_ci"].fillna(0),
+                (g["mae"] - g["mae_ci"].fillna(0)).clip(lower=0),
                 g["mae"] + g["mae_ci"].fillna(0),
                 color=f"C{k}",
                 alpha=0.2,
@@ -151,10 +166,7 @@ def border_distance_figure(curves: pd.DataFrame, out_png) -> None:
         ax.set_xlabel("distance to the nearest border (px)", fontsize=8)
         ax.set_ylim(bottom=0)
     axes[0, 0].set_ylabel("mean |prediction - target|")
-    handles = {h.get_label(): h for ax in axes[0] for h in ax.get_lines()}
-    fig.legend(
-        handles.values(), handles.keys(), loc="outside lower center", ncols=min(len(handles), 5), fontsize=7
-    )
+    _shared_legend(fig, axes[0], 5)
     save_figure(fig, out_png)
 
 
@@ -366,7 +378,7 @@ def padding_pattern_figure(profile: pd.DataFrame, out_png) -> None:
     fig, axes = new_figure(1, len(taps), (2.8 * len(taps), 2.8), squeeze=False, layout="constrained")
     for ax, tap in zip(axes[0], taps, strict=True):
         for k, (backbone, g) in enumerate(profile[profile["tap"] == tap].groupby("backbone", sort=False)):
-            style = {"none": "--", "no backbone": ":"}.get(g["conv_padding"].iloc[0], "-")
+            style = LINE_STYLES.get(g["conv_padding"].iloc[0], "-")
             ax.plot(
                 g["distance_px"],
                 g["ppp"],
@@ -379,8 +391,5 @@ def padding_pattern_figure(profile: pd.DataFrame, out_png) -> None:
         ax.set_xlabel("distance to the border (px)", fontsize=8)
         ax.set_ylim(bottom=0)
     axes[0, 0].set_ylabel("|f(crop) - f(image)| / rms |f|")
-    handles = {h.get_label(): h for ax in axes[0] for h in ax.get_lines()}
-    fig.legend(
-        handles.values(), handles.keys(), loc="outside lower center", ncols=min(len(handles), 4), fontsize=7
-    )
+    _shared_legend(fig, axes[0], 4)
     save_figure(fig, out_png)

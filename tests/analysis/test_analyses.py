@@ -16,6 +16,7 @@ from posenc.plan import ReadoutSpec
 from posenc.probe.training import TrainConfig
 from posenc.report.figures import full_size
 from tests.features.test_store import provenance
+from tests.report.test_tables import RUN
 
 
 # ---- padding modes ---------------------------------------------------------------------------------------
@@ -40,37 +41,12 @@ def test_circular_padding_leaves_a_constant_image_constant_and_zero_padding_does
 
 
 def _metrics(tmp_path, backbone, values):
-    rows = []
-    for seed, spc in enumerate(values):
-        for image in ("a", "b"):
-            rows.append(
-                {
-                    "backbone": backbone,
-                    "arch": "vgg16",
-                    "weights": "oxford",
-                    "weights_sha256": "abc",
-                    "weights_seed": "",
-                    "conv_padding": "x",
-                    "preprocessing": "native",
-                    "readout": "L1-k3-p0-all",
-                    "layers": 1,
-                    "kernel": 3,
-                    "readout_padding": 0,
-                    "taps": "all",
-                    "stripe_range": "unit",
-                    "input_norm": "scale",
-                    "budget": "180 steps",
-                    "seed": seed,
-                    "image_set": "natural",
-                    "image": image,
-                    "test_input": "natural",
-                    "target": "H",
-                    "spc": spc,
-                    "mae": 0.1,
-                    "final_loss_ratio": 0.3,
-                    "learned": True,
-                }
-            )
+    rows = [
+        {**RUN, "backbone": backbone, "seed": seed, "image_set": "natural", "image": image}
+        | {"test_input": "natural", "target": "H", "spc": spc, "mae": 0.1}
+        for seed, spc in enumerate(values)
+        for image in ("a", "b")
+    ]
     path = tmp_path / f"{backbone}.csv"
     pd.DataFrame(rows).to_csv(path, index=False)
     return path
