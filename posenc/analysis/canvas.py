@@ -94,28 +94,31 @@ def score(estimates: pd.DataFrame, size: int, scale: float, grid: int = GRID) ->
     }
 
 
-def readout_maps(extractor, prep, heads, taps, images: torch.Tensor, size: int) -> np.ndarray:
-    """(N, T, size, size): the heads' predictions for images (N, 3, S, S) in [0, 1], as scored."""
+def readout_maps(features: dict, heads, taps, size: int) -> np.ndarray:
+    """(N, T, size, size): the heads' predictions from a batch's tap maps, as scored."""
     with torch.no_grad():
-        feats = extractor(prep(images))
-        x = torch.cat([feats[t].float() for t in taps], dim=1)
+        x = torch.cat([features[t].float() for t in taps], dim=1)
         return upsample(heads(x), size).numpy()
 
 
-def canvas_estimates(
-    extractor, prep, heads, targets, taps, images: torch.Tensor, scale: float
-) -> pd.DataFrame:
-    """One row per image, canvas and cell: the true centre and the readout's estimate (H and V heads)."""
+def canvas_estimates(extractor, prep, readouts: dict, images: torch.Tensor, scale: float) -> pd.DataFrame:
+    """One row per readout, image, canvas and cell: the true centre and the estimate of the readout's H and
+    V heads. readouts: seed -> (heads, targets, taps); the backbone runs once per pasted batch for all."""
     size = images.shape[-1]
-    h, v = targets.index("H"), targets.index("V")
     rows = []
     for canvas in CANVASES:
         for place in placements(size, scale):
             batch = torch.stack(
                 [paste(img, canvas, place["side"], place["y0"], place["x0"]) for img in images]
             )
-            maps = readout_maps(extractor, prep, heads, taps, batch, size)
-            for i in range(len(images)):
-                est_x, est_y = locate(maps[i, h], maps[i, v], place)
-                rows.append({"canvas": canvas, "image": i, **place, "est_x": est_x, "est_y": est_y})
+            with torch.no_grad():
+                features = extractor(prep(batch))
+            for seed, (heads, targets, taps) in readouts.items():
+                maps = readout_maps(features, heads, taps, size)
+                h, v = targets.index("H"), targets.index("V")
+                for i in range(len(images)):
+                    est_x, est_y = locate(maps[i, h], maps[i, v], place)
+                    rows.append(
+                        {"seed": seed, "canvas": canvas, "image": i, **place, "est_x": est_x, "est_y": est_y}
+                    )
     return pd.DataFrame(rows)

@@ -279,22 +279,24 @@ def write_canvas(
     extractor, prep, records = _extractor(backbone, features, manifest, weights_file, store)
     natural = [r for r in records if r.test_input == "natural"][:count]
     images = torch.stack([load_checked(r, features["input_size"]) for r in natural])
-    rows = []
+    readouts, ids = {}, set()
     for path in readout_paths:
         heads, targets, spec, payload = load_heads(path)
         taps = spec.taps or [t["name"] for t in payload["store_provenance"]["taps"]]
-        estimates = cv.canvas_estimates(extractor, prep, heads, list(targets), list(taps), images, scale)
-        for canvas, g in estimates.groupby("canvas", sort=False):
-            rows.append(
-                {
-                    "backbone": backbone["name"],
-                    "readout": spec.id,
-                    "seed": payload["seed"],
-                    "canvas": canvas,
-                    "scale": scale,
-                    **cv.score(g, features["input_size"], scale),
-                }
-            )
+        readouts[payload["seed"]] = (heads, list(targets), list(taps))
+        ids.add(spec.id)
+    estimates = cv.canvas_estimates(extractor, prep, readouts, images, scale)
+    rows = [
+        {
+            "backbone": backbone["name"],
+            "readout": "+".join(sorted(ids)),
+            "seed": seed,
+            "canvas": canvas,
+            "scale": scale,
+            **cv.score(g, features["input_size"], scale),
+        }
+        for (seed, canvas), g in estimates.groupby(["seed", "canvas"], sort=False)
+    ]
     frame = pd.DataFrame(rows)
     _csv(frame, out_csv)
     return frame

@@ -208,13 +208,15 @@ def test_a_readout_that_knows_where_each_pixel_is_finds_every_pasted_image():
     def extractor(x):
         return {"xy": maps[None].expand(len(x), 2, size, size)}
 
-    estimates = cv.canvas_estimates(
-        extractor, lambda x: x, nn.Identity(), ["H", "V"], ["xy"], torch.rand(2, 3, size, size), 0.5
-    )
-    assert len(estimates) == 3 * 9 * 2
-    for _, g in estimates.groupby("canvas"):
+    readouts = {0: (nn.Identity(), ["H", "V"], ["xy"]), 1: (nn.Identity(), ["V", "H"], ["xy"])}
+    estimates = cv.canvas_estimates(extractor, lambda x: x, readouts, torch.rand(2, 3, size, size), 0.5)
+    assert len(estimates) == 2 * 3 * 9 * 2  # readouts x canvases x cells x images
+    for (seed, _), g in estimates.groupby(["seed", "canvas"]):
         result = cv.score(g, size, 0.5)
-        assert result["cell_accuracy"] == 1 and result["centre_error"] < 1e-3
+        if seed == 0:
+            assert result["cell_accuracy"] == 1 and result["centre_error"] < 1e-3
+        else:  # heads in the other order: x and y swapped, right only on the diagonal
+            assert result["cell_accuracy"] == pytest.approx(3 / 9)
 
 
 # ---- the padding's own pattern (Lin et al.) --------------------------------------------------------------
