@@ -147,9 +147,11 @@ def border_distance_figure(curves: pd.DataFrame, out_png) -> None:
     """Mean absolute error against distance to the border, a panel per target, a line per backbone (dashed:
     no padding), 95% interval bands over seeds."""
     targets = list(dict.fromkeys(curves["target"]))
+    colours = {b: k for k, b in enumerate(dict.fromkeys(curves["backbone"]))}  # one colour per backbone
     fig, axes = new_figure(1, len(targets), (3.0 * len(targets), 2.9), squeeze=False, layout="constrained")
     for ax, target in zip(axes[0], targets, strict=True):
-        for k, (backbone, g) in enumerate(curves[curves["target"] == target].groupby("backbone", sort=False)):
+        for backbone, g in curves[curves["target"] == target].groupby("backbone", sort=False):
+            k = colours[backbone]
             x = (g["distance_lo"] + g["distance_hi"]) / 2
             style = LINE_STYLES.get(g["conv_padding"].iloc[0], "-")
             ax.plot(
@@ -377,9 +379,11 @@ def collect_padding_pattern(csvs, out_csv, out_png) -> pd.DataFrame:
 def padding_pattern_figure(profile: pd.DataFrame, out_png) -> None:
     """PPP against distance to the crop's border, a panel per tap (in order), a line per backbone."""
     taps = list(dict.fromkeys(profile["tap"]))
+    colours = {b: k for k, b in enumerate(dict.fromkeys(profile["backbone"]))}  # one colour per backbone
     fig, axes = new_figure(1, len(taps), (2.8 * len(taps), 2.8), squeeze=False, layout="constrained")
     for ax, tap in zip(axes[0], taps, strict=True):
-        for k, (backbone, g) in enumerate(profile[profile["tap"] == tap].groupby("backbone", sort=False)):
+        for backbone, g in profile[profile["tap"] == tap].groupby("backbone", sort=False):
+            k = colours[backbone]
             style = LINE_STYLES.get(g["conv_padding"].iloc[0], "-")
             ax.plot(
                 g["distance_px"],
