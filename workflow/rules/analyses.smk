@@ -45,9 +45,7 @@ rule collect_mean_maps:
         "../scripts/collect_mean_maps.py"
 
 
-PADDING_MODES = dict(
-    backbones=analysis_backbones("padding_modes"), code=CODE["analysis"]
-)
+PADDING_MODES = dict(backbones=analysis_backbones("padding_modes"), code=CODE["analysis"])
 
 
 rule padding_modes:
@@ -235,10 +233,7 @@ rule padding_pattern:
 
 rule collect_padding_pattern:
     input:
-        csv=[
-            paths.analysis("padding_pattern", b)
-            for b in config["analyses"].get("padding_pattern", [])
-        ],
+        csv=[paths.analysis("padding_pattern", b) for b in config["analyses"].get("padding_pattern", [])],
         stamp=stamp("collect_padding_pattern", code=CODE["report"]),
     output:
         csv=paths.PADDING_PATTERN,

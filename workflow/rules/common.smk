@@ -44,9 +44,7 @@ def stamp(rule_name, output_current=None, **settings):
 
     def job_stamp(wildcards):
         values = {k: v(wildcards) if callable(v) else v for k, v in settings.items()}
-        current = (
-            (lambda: output_current(wildcards, values)) if output_current else None
-        )
+        current = (lambda: output_current(wildcards, values)) if output_current else None
         return write_stamp(stamp_path(rule_name, *wildcards), values, current)
 
     return job_stamp
@@ -77,9 +75,7 @@ def image_set_inputs(wildcards):
 def image_set_contents(wildcards):
     # a folder's files and their hashes: an image changed in place rebuilds the set at the next run
     entry = config["image_sets"][wildcards.image_set]
-    return folder_contents(
-        wildcards.image_set, entry, paths.manifest(wildcards.image_set)
-    )
+    return folder_contents(wildcards.image_set, entry, paths.manifest(wildcards.image_set))
 
 
 def image_files_current(wildcards, settings):
@@ -210,10 +206,7 @@ def dense_train_manifest(wildcards):
 
 
 def dense_test_manifests(wildcards):
-    return [
-        paths.manifest(name)
-        for name in config["dense_tasks"][wildcards.task]["test_sets"]
-    ]
+    return [paths.manifest(name) for name in config["dense_tasks"][wildcards.task]["test_sets"]]
 
 
 def dense_test_sets(wildcards):
