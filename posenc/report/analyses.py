@@ -377,25 +377,36 @@ def collect_padding_pattern(csvs, out_csv, out_png) -> pd.DataFrame:
 
 
 def padding_pattern_figure(profile: pd.DataFrame, out_png) -> None:
-    """PPP against distance to the crop's border, a panel per tap (in order), a line per backbone."""
-    taps = list(dict.fromkeys(profile["tap"]))
-    colours = {b: k for k, b in enumerate(dict.fromkeys(profile["backbone"]))}  # one colour per backbone
-    fig, axes = new_figure(1, len(taps), (2.8 * len(taps), 2.8), squeeze=False, layout="constrained")
-    for ax, tap in zip(axes[0], taps, strict=True):
-        for backbone, g in profile[profile["tap"] == tap].groupby("backbone", sort=False):
-            k = colours[backbone]
-            style = LINE_STYLES.get(g["conv_padding"].iloc[0], "-")
-            ax.plot(
-                g["distance_px"],
-                g["ppp"],
-                style,
-                marker=".",
-                color=f"C{k}",
-                label=f"{backbone} ({g['conv_padding'].iloc[0]})",
-            )
-        ax.set_title(f"{tap} (stride {profile.loc[profile['tap'] == tap, 'stride'].iloc[0]})", fontsize=8)
-        ax.set_xlabel("distance to the border (px)", fontsize=8)
-        ax.set_ylim(bottom=0)
-    axes[0, 0].set_ylabel("|f(crop) - f(image)| / rms |f|")
-    _shared_legend(fig, axes[0], 4)
+    """PPP against distance to the crop's border: a row per set of taps (architecture), a panel per tap in
+    order, a line per backbone (one colour each, dashed without padding)."""
+    taps_of = {b: tuple(dict.fromkeys(g["tap"])) for b, g in profile.groupby("backbone", sort=False)}
+    rows = list(dict.fromkeys(taps_of.values()))
+    width = max(len(r) for r in rows)
+    colours = {b: k for k, b in enumerate(taps_of)}
+    fig, axes = new_figure(
+        len(rows), width, (2.8 * width, 2.6 * len(rows)), squeeze=False, layout="constrained"
+    )
+    for r, taps in enumerate(rows):
+        members = [b for b, t in taps_of.items() if t == taps]
+        for c in range(width):
+            ax = axes[r, c]
+            if c >= len(taps):
+                ax.set_axis_off()
+                continue
+            sel = profile[(profile["tap"] == taps[c]) & profile["backbone"].isin(members)]
+            for backbone, g in sel.groupby("backbone", sort=False):
+                mode = g["conv_padding"].iloc[0]
+                ax.plot(
+                    g["distance_px"],
+                    g["ppp"],
+                    LINE_STYLES.get(mode, "-"),
+                    marker=".",
+                    color=f"C{colours[backbone] % 10}",
+                    label=f"{backbone} ({mode})",
+                )
+            ax.set_title(f"{taps[c]} (stride {sel['stride'].iloc[0]})", fontsize=8)
+            ax.set_xlabel("distance to the border (px)", fontsize=7)
+            ax.set_ylim(bottom=0)
+        axes[r, 0].set_ylabel("|f(crop) - f(image)| / rms |f|", fontsize=7)
+    _shared_legend(fig, axes.ravel(), 4)
     save_figure(fig, out_png)
