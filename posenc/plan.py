@@ -358,7 +358,8 @@ def analysis_predictions(config: dict, name: str) -> list[str]:
     return [paths.predictions(b, r, s) for b, r in analysis_runs(config, name) for s in seed_list(config)]
 
 
-def analysis_readouts(config: dict, name: str, backbone: str) -> list[str]:
+def analysis_readouts(config: dict, backbone: str) -> list[str]:
+    """The top-level readout of a backbone, every seed (what the canvas asks where a pasted image is)."""
     return [paths.readout(backbone, default_readout(config), s) for s in seed_list(config)]
 
 

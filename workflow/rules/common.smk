@@ -258,5 +258,5 @@ def channel_ranking_inputs(wildcards):
 def canvas_inputs(wildcards):
     return {
         **test_store_inputs(wildcards),
-        "readouts": plan.analysis_readouts(config, "canvas", wildcards.backbone),
+        "readouts": plan.analysis_readouts(config, wildcards.backbone),
     }
