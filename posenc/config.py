@@ -18,7 +18,7 @@ from jsonschema import Draft7Validator, validators
 from posenc.errors import ActionableError
 from posenc.features.registry import ARCHS, get_arch, is_known_arch, min_unpadded_input, padding_mode
 from posenc.io import parse_checksum
-from posenc.plan import has_masks, row_readout, synthetic_test_sets
+from posenc.plan import analysis_test_set, has_masks, row_readout, synthetic_test_sets
 
 SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
 
@@ -289,6 +289,14 @@ def _check_analyses(config: dict) -> list[str]:
         problems.append(
             f"config key `analyses.padding_modes`: {name} has no other padding mode of its weights listed; add "
             f"backbones with the same arch and weights and another conv_padding (e.g. reflect)"
+        )
+    scored = [
+        k for k in ("border_distance", "channel_ranking", "canvas", "padding_pattern") if analyses.get(k)
+    ]
+    if scored and analysis_test_set(config) is None:
+        problems.append(
+            f"config key `analyses.{scored[0]}`: it scores natural test images and `test_sets` has only "
+            f"synthetic ones; add a set of natural images to test_sets"
         )
     missing = {"H", "V"} - set(config["targets"])
     if analyses.get("canvas") and missing:

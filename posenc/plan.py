@@ -363,14 +363,14 @@ def analysis_readouts(config: dict, backbone: str) -> list[str]:
     return [paths.readout(backbone, default_readout(config), s) for s in seed_list(config)]
 
 
-def analysis_test_set(config: dict) -> str:
+def analysis_test_set(config: dict) -> str | None:
     """The image set whose natural images the analyses score: Table 1's test set, else the first test set
-    that is not synthetic."""
+    that is not synthetic (None if there is none)."""
     table1 = config["tables"].get("table1")
     if table1:
         return table1["test_set"]
     synthetic = set(synthetic_test_sets(config))
-    return next(s for s in config["test_sets"] if s not in synthetic)
+    return next((s for s in config["test_sets"] if s not in synthetic), None)
 
 
 def analysis_outputs(config: dict) -> list[str]:

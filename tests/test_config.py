@@ -88,6 +88,10 @@ def test_every_schema_key_has_a_description(root):
         ),
         (lambda c: c.update(targets=["H", "G"]), "`analyses.canvas`: it asks the readouts' H and V heads"),
         (lambda c: c["analyses"].update(channel_k=[0]), "`analyses.channel_k.0`"),
+        (
+            lambda c: c.update(test_sets=["synthetic"]) or c["tables"].clear(),
+            "`analyses.border_distance`: it scores natural test images",
+        ),
     ],
 )
 def test_errors_name_the_key_and_the_fix(default, change, message):
@@ -231,3 +235,15 @@ def test_the_least_unpadded_vgg16_input_is_what_the_network_takes():
     with pytest.raises(RuntimeError):
         with torch.no_grad():
             TapExtractor(trunk, arch.taps).native(torch.zeros(1, 3, 195, 195))
+
+
+def test_the_analyses_score_table1s_test_set_else_the_first_natural_one(default):
+    from posenc.plan import analysis_test_set
+
+    config = copy.deepcopy(default)
+    assert analysis_test_set(config) == "natural"
+    del config["tables"]["table1"]
+    config["test_sets"] = ["synthetic", "natural"]
+    assert analysis_test_set(config) == "natural"
+    config["test_sets"] = ["synthetic"]
+    assert analysis_test_set(config) is None
