@@ -11,10 +11,10 @@ only the crop's padding (zero, reflect, ...) in place of the real pixels around 
 tap and per distance of a feature cell to the crop's border (in input pixels), `ppp` is the mean over
 images of ||f(crop) - f(x)[window]|| (over channels) divided by the root mean square of ||f(x)[window]||:
 0 where padding changes nothing, 1 where the change is as large as a typical feature vector. The margin m
-is the tap's largest stride (at least 32 px) so that both grids align. A network without padding gives
-0 everywhere (up to rounding); this holds whatever a readout would score. Lin et al. define their metrics on
-the final feature map with other distance measures and with real surrounding content from larger images;
-the numbers here are ours.
+is the least common multiple of the taps' strides and 32 px, so that both grids align. A network without
+padding gives 0 everywhere (up to rounding); this holds whatever a readout would score. Lin et al. define
+their metrics on the final feature map with other distance measures and with real surrounding content from
+larger images; the numbers here are ours.
 """
 
 from __future__ import annotations

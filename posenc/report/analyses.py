@@ -26,8 +26,6 @@ from posenc.report.figures import full_size, load_predictions, new_figure, save_
 from posenc.runtime import resolve_device
 
 MODE_COLOURS = {"zeros": "C0", "reflect": "C1", "replicate": "C2", "circular": "C3", "none": "C7"}
-
-
 LINE_STYLES = {"none": "--", "no backbone": ":"}  # padded backbones: solid lines
 
 
