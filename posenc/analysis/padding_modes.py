@@ -26,12 +26,13 @@ COLUMNS = [
 
 def padding_modes(metric_paths, backbones: dict[str, dict]) -> pd.DataFrame:
     """One row per backbone, test input and target: the padding mode, mean SPC and MAE over seeds with 95%
-    intervals, and the seeds whose head did not learn. `backbones`: name -> config entry."""
+    intervals, the seeds whose head did not learn and those no better than a constant on the test images.
+    `backbones`: name -> config entry."""
     summary = across_seeds(seed_summary(read_metrics(metric_paths)))
     summary = summary[summary["backbone"].isin(list(backbones))].copy()
     summary["padding"] = [padding_mode(backbones[b].get("conv_padding", True)) for b in summary["backbone"]]
     summary["mode_order"] = summary["padding"].map(PADDING_MODES.index)
     keep = ["backbone", *COLUMNS, "padding", "readout", "budget", "input_norm", "image_set", "test_input"]
-    keep += ["target", "spc", "spc_ci", "mae", "mae_ci", "n_seeds", "n_failed"]
+    keep += ["target", "spc", "spc_ci", "mae", "mae_ci", "n_seeds", "n_failed", "n_heldout"]
     summary = summary.sort_values(COLUMNS + ["mode_order"], kind="stable")
     return summary[keep].reset_index(drop=True)

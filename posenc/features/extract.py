@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -26,7 +27,7 @@ from posenc.features.architectures import derive_taps
 from posenc.features.preprocess import get_preprocessing, resize_image
 from posenc.features.registry import get_arch
 from posenc.features.request import check_request, store_request, weight_file
-from posenc.features.store import StoreWriter, check_provenance
+from posenc.features.store import FLOAT16_MAX, StoreWriter, check_provenance
 from posenc.features.weights import load_trunk
 from posenc.images.decode import load_image
 from posenc.images.manifest import read_manifest
@@ -241,6 +242,16 @@ def _batches(records, batch_size, input_size, image_set=""):
             yield batch
 
 
+def _to_host(values: torch.Tensor, dtype) -> np.ndarray:
+    """A tap's batch as a host array, cast to the store's dtype where it happens (half the copy from a GPU)
+    when that loses nothing but precision; values that float16 cannot hold stay float32 for the writer's
+    checks to report."""
+    if dtype == np.float16 and values.device.type != "cpu":
+        if bool(torch.isfinite(values).all()) and float(values.abs().amax()) <= FLOAT16_MAX:
+            return values.half().cpu().numpy()
+    return values.float().cpu().numpy()
+
+
 def extract_features(
     backbone: dict,
     manifest_path,
@@ -288,6 +299,6 @@ def extract_features(
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.no_grad(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=channels_last):
                 feats = extractor(x)
-            writer.append({k: v.float().cpu().numpy() for k, v in feats.items()})
+            writer.append({k: _to_host(v, writer.dtype) for k, v in feats.items()})
             bar.update(len(images))
     return out_path

@@ -9,7 +9,10 @@ store whose provenance does not match what a reader asks for is refused.
 from __future__ import annotations
 
 import json
+import os
 import warnings
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -70,8 +73,10 @@ def images_per_chunk(max_channels: int, size: int, itemsize: int, chunk_mb: floa
 class StoreWriter:
     """Stream features into a new store: `append` batches in image order, then leave the `with` block.
 
-    Features are buffered until a whole chunk is full, so each chunk is written once; memory is bounded
-    by one chunk per tap. On success the temporary group is renamed to `path`; on error it is removed.
+    Features are buffered until a whole chunk is full, so each chunk is written once. Chunks are compressed
+    and written by `workers` threads while the caller computes the next batch (compression, not the network,
+    bounds extraction on a GPU); memory is bounded by one chunk per tap being filled and 2 x `workers` tap
+    chunks in flight. On success the temporary group is renamed to `path`; on error it is removed.
     """
 
     def __init__(
@@ -85,8 +90,10 @@ class StoreWriter:
         chunk_mb: float = 16,
         compression_level: int = 3,
         test_inputs=None,
+        workers: int | None = None,
     ):
         self.path = Path(path)
+        self.workers = workers or min(8, len(os.sched_getaffinity(0)))
         self.taps = [(name, int(ch)) for name, ch in taps]
         self.names = list(image_names)
         self.test_inputs = list(test_inputs) if test_inputs is not None else ["natural"] * len(self.names)
@@ -109,8 +116,9 @@ class StoreWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.group = zarr.open_group(self.tmp, mode="w", zarr_format=3)
         compressor = BloscCodec(cname="zstd", clevel=self.compression_level, shuffle="shuffle")
+        self._arrays = {}
         for name, channels in self.taps:
-            self.group.create_array(
+            self._arrays[name] = self.group.create_array(
                 name,
                 shape=(len(self.names), channels, self.size, self.size),
                 dtype=self.dtype,
@@ -126,6 +134,10 @@ class StoreWriter:
             )
         self.group.attrs["posenc"] = {"complete": False, **self.provenance}
         self._buffer = {name: [] for name, _ in self.taps}
+        self._pool, self._pending = (
+            ThreadPoolExecutor(self.workers, thread_name_prefix="store-write"),
+            deque(),
+        )
         return self
 
     def append(self, features: dict[str, np.ndarray]) -> None:
@@ -158,18 +170,36 @@ class StoreWriter:
         start = self.written
         for name, _ in self.taps:
             block = np.concatenate(self._buffer[name], axis=0)
-            self.group[name][start : start + count] = block[:count]
+            self._pending.append(self._pool.submit(self._write, name, start, block[:count]))
             self._buffer[name] = [block[count:]] if len(block) > count else []
         self.written += count
         self._buffered -= count
+        while len(self._pending) > 2 * self.workers:
+            self._pending.popleft().result()  # a failed write raises here
+
+    def _write(self, name: str, start: int, block: np.ndarray) -> None:
+        self._arrays[name][start : start + len(block)] = block
         crash_point("store-chunk", self.path)  # part of the store written
+
+    def _drain(self) -> None:
+        """Wait for every write in flight; the first failure raises."""
+        while self._pending:
+            self._pending.popleft().result()
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)  # nothing writes into the group once removed
             remove_path(self.tmp)
             return False
-        if self._buffered:
-            self._flush(self._buffered)
+        try:
+            if self._buffered:
+                self._flush(self._buffered)
+            self._drain()
+        except BaseException:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            remove_path(self.tmp)
+            raise
+        self._pool.shutdown()
         if self.written != len(self.names):
             remove_path(self.tmp)
             raise StoreError(f"store {self.path}: {self.written} images written, {len(self.names)} expected")

@@ -9,7 +9,7 @@ import torch
 from posenc.errors import ActionableError, snakemake_command
 from posenc.features.store import KEY_FIELDS, StoreError, StoreReader, store_key
 from posenc.io import atomic_path, atomic_write_text
-from posenc.probe.metrics import mae, ranks, spearman
+from posenc.probe.metrics import mae, mse, ranks, spearman
 from posenc.probe.readout import upsample
 from posenc.probe.targets import target_tensor
 from posenc.probe.training import LEARNED_RATIO, load_heads
@@ -48,7 +48,11 @@ def evaluate_store(
     keep: list | None = None,
     request: dict | None = None,
 ):
-    """Rows {image, test_input, target, spc, mae} for every image of a store and every head.
+    """Rows {image, test_input, target, spc, mae, heldout_ratio} for every image of a store and every head.
+
+    heldout_ratio: the image's mean squared error over that of the best constant prediction of the target
+    (its mean), the held-out counterpart of the training loss ratio: at 1 or more, the head predicts this
+    image's position map no better than a constant.
 
     If `keep` is a list, the readout-size predictions (batch, T, h, w) are appended to it. With `request`
     (posenc.features.request), a store built for other settings than the config's is refused.
@@ -57,6 +61,7 @@ def evaluate_store(
     check_same_backbone(train_provenance, reader.provenance, str(store_path))
     maps = [target_tensor(t, output_size, stripe_range).numpy() for t in targets]
     map_ranks = [ranks(m) for m in maps]
+    constant = [float(np.var(m, dtype=np.float64)) for m in maps]  # the best constant prediction's MSE
     rows = []
     for start in range(0, reader.n_images, batch_size):
         stop = min(start + batch_size, reader.n_images)
@@ -75,6 +80,7 @@ def evaluate_store(
                         "target": t,
                         "spc": spearman(preds[i, k], maps[k], map_ranks[k]),
                         "mae": mae(preds[i, k], maps[k]),
+                        "heldout_ratio": mse(preds[i, k], maps[k]) / constant[k],
                     }
                 )
     return rows

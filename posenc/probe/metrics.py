@@ -27,6 +27,16 @@ def spearman(pred: np.ndarray, target: np.ndarray, target_ranks: np.ndarray | No
     return float(np.dot(rp, rt) / np.sqrt(np.dot(rp, rp) * np.dot(rt, rt)))
 
 
+# a head whose held-out MSE is at least this fraction of a constant prediction's predicts no position there
+HELDOUT_RATIO = 1.0
+
+
+def mse(pred: np.ndarray, target: np.ndarray) -> float:
+    """Mean squared difference per image."""
+    diff = np.asarray(pred, dtype=np.float64) - np.asarray(target, dtype=np.float64)
+    return float(np.mean(diff * diff))
+
+
 def mae(pred: np.ndarray, target: np.ndarray) -> float:
     """Mean absolute difference per image."""
     return float(np.mean(np.abs(np.asarray(pred, dtype=np.float64) - np.asarray(target, dtype=np.float64))))

@@ -65,27 +65,35 @@ class BatchSource:
     """Shuffled mini-batches of a store, float32 (N, C, s, s) in channels-last memory, memory bounded by `buffer`.
 
     A store of at most `buffer` images is read once and kept (an exact shuffle every epoch). A larger one is
-    streamed: its chunks come in a random order, `buffer` images at a time are shuffled together.
+    streamed: its chunks come in a random order, `buffer` images at a time are shuffled together. On a GPU, a
+    kept store that fits in half of the GPU's free memory is kept there, in the store's dtype, and batches
+    are gathered on the GPU (no copy per step); otherwise batches are gathered here and copied.
     """
 
-    def __init__(self, reader: StoreReader, batch_size: int, buffer: int):
+    def __init__(self, reader: StoreReader, batch_size: int, buffer: int, device="cpu"):
         self.reader, self.batch_size = reader, batch_size
         self.buffer = max(buffer, batch_size, reader.chunk)
         self.kept = (
             _channels_last(reader.read(0, reader.n_images)) if reader.n_images <= self.buffer else None
         )
         size = reader.arrays[0].shape[-1]
+        shape = (batch_size, size, size, reader.channels)
+        stored_dtype = torch.from_numpy(np.empty(0, reader.arrays[0].dtype)).dtype
+        self.device = torch.device("cpu")
+        # room for the kept store, the two batch buffers and the readout's copies of a batch (input, gradients)
+        if self.kept is not None and _fits_on_gpu(
+            torch.device(device), self.kept.nbytes + 6 * _float32_bytes(shape)
+        ):
+            self.device = torch.device(device)
+            self.kept = self.kept.to(self.device)
         # Batches are gathered into the same two buffers every step: a fresh 100+ MB tensor per step costs more
         # in page faults than the copy itself. A batch is only valid until the next one is drawn.
-        self._stored = torch.empty(
-            (batch_size, size, size, reader.channels),
-            dtype=torch.from_numpy(np.empty(0, reader.arrays[0].dtype)).dtype,
-        )
-        self._float = torch.empty((batch_size, size, size, reader.channels), dtype=torch.float32)
+        self._stored = torch.empty(shape, dtype=stored_dtype, device=self.device)
+        self._float = torch.empty(shape, dtype=torch.float32, device=self.device)
 
     def _batch(self, pool: torch.Tensor, index: np.ndarray) -> torch.Tensor:
         n = len(index)
-        torch.index_select(pool, 0, torch.from_numpy(index), out=self._stored[:n])
+        torch.index_select(pool, 0, torch.from_numpy(index).to(pool.device), out=self._stored[:n])
         self._float[:n].copy_(self._stored[:n])
         return self._float[:n].permute(0, 3, 1, 2)
 
@@ -112,6 +120,19 @@ class BatchSource:
             carry = pool[torch.from_numpy(order[full:])] if full < len(pool) else None
 
 
+def _float32_bytes(shape) -> int:
+    """Bytes of a float32 tensor of this shape."""
+    return 4 * int(np.prod(shape))
+
+
+def _fits_on_gpu(device: torch.device, nbytes: int) -> bool:
+    """Whether `nbytes` fit in half of the free memory of a CUDA device (False for any other device)."""
+    if device.type != "cuda":
+        return False
+    free, _ = torch.cuda.mem_get_info(device)
+    return nbytes <= free // 2
+
+
 LEARNED_RATIO = (
     0.9  # a head whose final loss is at least this fraction of a constant prediction's did not learn
 )
@@ -128,8 +149,8 @@ def channel_statistics(source: BatchSource) -> tuple[torch.Tensor, torch.Tensor]
     squares = torch.zeros(source.reader.channels, dtype=torch.float64)
     count = 0
     for block in blocks:
-        total += block.sum(dim=(0, 1, 2)).double()
-        squares += (block * block).sum(dim=(0, 1, 2)).double()
+        total += block.sum(dim=(0, 1, 2)).double().cpu()
+        squares += (block * block).sum(dim=(0, 1, 2)).double().cpu()
         count += block.shape[0] * block.shape[1] * block.shape[2]
     mean = total / count
     std = (squares / count - mean**2).clamp_min(0).sqrt()
@@ -162,7 +183,7 @@ def train_heads(
     reader = StoreReader(store_path, spec.taps, expect=expect, request=request)
     dev = torch.device(device)
     targets = list(targets)
-    source = BatchSource(reader, cfg.batch_size, cfg.shuffle_buffer)
+    source = BatchSource(reader, cfg.batch_size, cfg.shuffle_buffer, dev)
     heads = build_heads(reader.channels, spec, seed, targets, input_norm=cfg.input_norm != "none")
     if heads.input_norm is not None:
         mean, std = channel_statistics(source)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from posenc.io import atomic_write_text
-from posenc.probe.metrics import mean_ci
+from posenc.probe.metrics import HELDOUT_RATIO, mean_ci
 from posenc.report.paper import paper_reference
 
 RUN_COLUMNS = [
@@ -46,6 +46,7 @@ def seed_summary(per_image: pd.DataFrame) -> pd.DataFrame:
         spc=("spc", "mean"),
         mae=("mae", "mean"),
         n_images=("image", "count"),
+        heldout_ratio=("heldout_ratio", "mean"),
         final_loss_ratio=("final_loss_ratio", "first"),
         learned=("learned", "all"),
     ).reset_index()
@@ -54,7 +55,9 @@ def seed_summary(per_image: pd.DataFrame) -> pd.DataFrame:
 
 def across_seeds(seeds: pd.DataFrame) -> pd.DataFrame:
     """Mean and 95% interval half-width over seeds of each (run, image set, test input, target), with the
-    number of seeds whose head did not learn (final loss >= 0.9 x a constant prediction's) in `n_failed`.
+    number of seeds whose head did not learn (final loss >= 0.9 x a constant prediction's) in `n_failed`, and
+    of seeds whose head predicts these test images no better than a constant (held-out MSE >= a constant
+    prediction's) in `n_heldout`.
 
     Every seed counts in the mean; a cell with failed seeds is flagged, never averaged silently. (Leaving
     them out was tried: heads that learn little, such as PosENet with padding, sit near the threshold, and
@@ -75,6 +78,7 @@ def across_seeds(seeds: pd.DataFrame) -> pd.DataFrame:
                 "mae_ci": mae_ci,
                 "n_seeds": int(group["seed"].nunique()),
                 "n_failed": int(group["seed"].nunique() - learned["seed"].nunique()),
+                "n_heldout": int(group.loc[group["heldout_ratio"] >= HELDOUT_RATIO, "seed"].nunique()),
             }
         )
     return pd.DataFrame(rows)
@@ -93,7 +97,7 @@ def _metric_columns(summary: pd.DataFrame, prefix: str) -> dict:
         raise ValueError(f"expected one summary line for {prefix}, found {len(summary)}")
     line = summary.iloc[0]
     columns = {f"{prefix}_{m}{c}": float(line[f"{m}{c}"]) for m in ("spc", "mae") for c in ("", "_ci")}
-    return {**columns, f"{prefix}_failed": int(line["n_failed"])}
+    return {**columns, f"{prefix}_failed": int(line["n_failed"]), f"{prefix}_heldout": int(line["n_heldout"])}
 
 
 def build_table(plan: dict, summary: pd.DataFrame) -> pd.DataFrame:
@@ -133,13 +137,15 @@ def build_table(plan: dict, summary: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(lines)
 
 
-def format_cell(value: float, ci: float, paper: float | None, failed: int = 0) -> str:
-    """`ours ± ci †failed (paper, Δ difference)`, leaving out what is missing."""
+def format_cell(value: float, ci: float, paper: float | None, failed: int = 0, heldout: int = 0) -> str:
+    """`ours ± ci †failed ‡heldout (paper, Δ difference)`, leaving out what is missing."""
     text = "n/a" if pd.isna(value) else f"{value:.3f}"
     if not pd.isna(ci):
         text += f" ± {ci:.3f}"
     if failed:
         text += f" †{failed}"
+    if heldout:
+        text += f" ‡{heldout}"
     if paper is not None and not pd.isna(paper):
         text += f" ({paper:.3f}, Δ {value - paper:+.3f})"
     return text
@@ -170,10 +176,15 @@ def markdown_beside_paper(
         for prefix, target, test_input in columns:
             paper = ref.get((row["paper_model"], target or row.get("target"), test_input))
             failed = int(row.get(f"{prefix}_failed", 0) or 0)
+            heldout = int(row.get(f"{prefix}_heldout", 0) or 0)
             for m in ("spc", "mae"):
                 cells.append(
                     format_cell(
-                        row[f"{prefix}_{m}"], row[f"{prefix}_{m}_ci"], getattr(paper, m, None), failed
+                        row[f"{prefix}_{m}"],
+                        row[f"{prefix}_{m}_ci"],
+                        getattr(paper, m, None),
+                        failed,
+                        heldout,
                     )
                 )
         lines.append("| " + " | ".join(cells) + " |")
@@ -181,7 +192,12 @@ def markdown_beside_paper(
         "†k: k of the seeds of this cell's head did not learn (final training loss >= 0.9 x a constant "
         "prediction's); they are in the mean and interval"
     )
-    lines += [""] + [f"- {n}" for n in [*notes, failed_note]]
+    heldout_note = (
+        "‡k: on these test images, k of the seeds of this cell's head predict the position map no better than "
+        "a constant would (mean squared error >= the constant prediction's): what they learned on the "
+        "training images does not carry over, and the SPC then measures ranking alone; they are in the mean"
+    )
+    lines += [""] + [f"- {n}" for n in [*notes, failed_note, heldout_note]]
     return "\n".join(lines) + "\n"
 
 

@@ -94,11 +94,39 @@ def test_failed_write_leaves_nothing(tmp_path):
     assert not path.exists()
 
 
+def test_parallel_writers_store_what_one_writer_stores(tmp_path):
+    one_image = 3 * 4 * 4 * 2 / 2**20  # chunks of one image: 10 chunks x 2 taps written by the threads
+    write(tmp_path / "one.zarr", chunk_mb=one_image, workers=1)
+    write(tmp_path / "four.zarr", chunk_mb=one_image, workers=4)
+    a, b = StoreReader(tmp_path / "one.zarr"), StoreReader(tmp_path / "four.zarr")
+    assert b.chunk == 1 and b.blocks() == [(i, i + 1) for i in range(10)]
+    np.testing.assert_array_equal(b.read(0, 10), a.read(0, 10))
+    want = features(10)
+    np.testing.assert_array_equal(b.read(0, 10), np.concatenate([want["low"], want["high"]], axis=1))
+
+
+def test_a_failed_chunk_write_is_raised_and_leaves_nothing(tmp_path, monkeypatch):
+    calls = []
+    real = StoreWriter._write
+
+    def flaky(self, name, start, block):
+        calls.append(start)
+        if len(calls) == 3:
+            raise OSError("disk full")
+        real(self, name, start, block)
+
+    monkeypatch.setattr(StoreWriter, "_write", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        write(tmp_path / "s.zarr", chunk_mb=3 * 4 * 4 * 2 / 2**20, workers=2)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_incomplete_store_is_refused(tmp_path):
     path = tmp_path / "s.zarr"
     w = StoreWriter(path, TAPS, ["a", "b"], provenance(), size=4)
     w.__enter__()
     w.append(features(2))
+    w._drain()  # the chunk written (a write in flight would recreate the temporary folder)
     w.tmp.rename(path)  # as if something had renamed a store that was never finished
     with pytest.raises(StoreError, match="incomplete"):
         read_provenance(path)

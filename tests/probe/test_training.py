@@ -181,3 +181,32 @@ def test_evaluation_scores_a_readout_and_refuses_one_trained_for_other_targets(t
         with pytest.raises(ActionableError, match="stale"):
             evaluate_readout(tmp_path / "r.pt", [test], tmp_path / "m2.csv", **asked)
     assert not (tmp_path / "m2.csv").exists()
+
+
+class _Fixed(torch.nn.Module):
+    """A stand-in readout that outputs the same maps whatever the features."""
+
+    def __init__(self, maps: torch.Tensor):
+        super().__init__()
+        self.maps = maps
+
+    def forward(self, x):
+        return self.maps.expand(len(x), -1, -1, -1)
+
+
+def test_heldout_ratio_is_one_for_a_constant_and_near_zero_for_the_target(tmp_path):
+    """heldout_ratio = an image's MSE over the best constant's: the target's mean scores exactly 1, the
+    target itself (at the readout's size, upsampled) nearly 0."""
+    from posenc.probe.targets import target_tensor
+
+    store = make_store(tmp_path / "t.zarr", 3)
+    prov = StoreReader(store).provenance
+    spec = ReadoutSpec()
+    h, hs = target_tensor("H", 224), target_tensor("HS", 224)
+    constant = torch.tensor([float(h.mean()), float(hs.mean())]).reshape(1, 2, 1, 1).expand(1, 2, 26, 26)
+    rows = evaluate_store(_Fixed(constant), ["H", "HS"], spec, store, prov)
+    assert [r["heldout_ratio"] for r in rows] == pytest.approx([1.0] * 6, abs=1e-6)
+    exact = torch.stack([target_tensor("H", 26), target_tensor("HS", 26)])[None]
+    rows = evaluate_store(_Fixed(exact), ["H", "HS"], spec, store, prov)
+    by_target = {t: max(r["heldout_ratio"] for r in rows if r["target"] == t) for t in ("H", "HS")}
+    assert by_target["H"] < 1e-3 and by_target["HS"] < 1e-2  # only the upsampling's rounding is left

@@ -40,6 +40,7 @@ def per_image():
                     "target": "H",
                     "spc": base + offset,
                     "mae": 0.2,
+                    "heldout_ratio": 0.6,
                 }
             )
         rows.append(
@@ -52,6 +53,7 @@ def per_image():
                 "target": "H",
                 "spc": 0.0,
                 "mae": 0.25,
+                "heldout_ratio": 1.0,
             }
         )
     return pd.DataFrame(rows)
@@ -143,3 +145,18 @@ def test_a_head_that_did_not_learn_is_flagged_not_hidden():
     assert table.loc[0, "h_failed"] == 1 and table.loc[0, "n_seeds"] == 3
     md = markdown_beside_paper(table, paper_reference("table4"), "by_target", ["H"], ["natural"], "T")
     assert "0.400 ± 0.896 †1" in md and "did not learn" in md
+
+
+def test_a_head_no_better_than_a_constant_on_the_test_images_is_flagged():
+    """‡k counts the seeds whose mean held-out MSE ratio over the cell's images reaches 1: the black image
+    (ratio 1 for both seeds) is flagged, the natural images (0.6) are not, until one seed's images reach 1."""
+    frame = per_image()
+    summary = across_seeds(seed_summary(frame))
+    by_input = summary.set_index("test_input")["n_heldout"]
+    assert by_input["black"] == 2 and by_input["natural"] == 0
+    worse = frame.copy()
+    worse.loc[(worse["seed"] == 1) & (worse["test_input"] == "natural"), "heldout_ratio"] = [0.9, 1.3]
+    table = build_table(plan_with("by_target", ["natural"]), across_seeds(seed_summary(worse)))
+    assert table.loc[0, "h_heldout"] == 1 and table.loc[0, "h_failed"] == 0
+    md = markdown_beside_paper(table, paper_reference("table4"), "by_target", ["H"], ["natural"], "T")
+    assert "0.600 ± 1.271 ‡1" in md and "no better than" in md
