@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from posenc.errors import ActionableError, snakemake_command
 from posenc.io import atomic_write_text
 from posenc.probe.metrics import HELDOUT_RATIO, mean_ci
 from posenc.report.paper import paper_reference
@@ -32,8 +33,20 @@ RUN_COLUMNS = [
 SEED_KEYS = RUN_COLUMNS + ["seed", "image_set", "test_input", "target"]
 
 
+METRIC_COLUMNS = ("spc", "mae", "heldout_ratio", "learned", "final_loss_ratio")
+
+
 def read_metrics(paths) -> pd.DataFrame:
-    frames = [pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in paths]
+    frames = []
+    for path in paths:
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        missing = [c for c in METRIC_COLUMNS if c not in frame.columns]
+        if missing:
+            raise ActionableError(
+                f"{path} has no column {', '.join(missing)}: an older posenc wrote it. Delete it and rerun "
+                f"(snakemake rebuilds it: {snakemake_command(str(path))})"
+            )
+        frames.append(frame)
     if not frames:
         raise ValueError("no metric files given")
     return pd.concat(frames, ignore_index=True)

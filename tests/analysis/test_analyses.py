@@ -40,10 +40,10 @@ def test_circular_padding_leaves_a_constant_image_constant_and_zero_padding_does
     assert spread["zeros"] > 1e-2
 
 
-def _metrics(tmp_path, backbone, values):
+def _metrics(tmp_path, backbone, values, heldout_ratio=0.5):
     rows = [
         {**RUN, "backbone": backbone, "seed": seed, "image_set": "natural", "image": image}
-        | {"test_input": "natural", "target": "H", "spc": spc, "mae": 0.1}
+        | {"test_input": "natural", "target": "H", "spc": spc, "mae": 0.1, "heldout_ratio": heldout_ratio}
         for seed, spc in enumerate(values)
         for image in ("a", "b")
     ]
@@ -53,7 +53,7 @@ def _metrics(tmp_path, backbone, values):
 
 
 def test_padding_modes_name_each_mode_and_average_over_seeds(tmp_path):
-    files = [_metrics(tmp_path, "net_circ", [0.1, 0.3]), _metrics(tmp_path, "net", [0.8, 0.6])]
+    files = [_metrics(tmp_path, "net_circ", [0.1, 0.3], 1.2), _metrics(tmp_path, "net", [0.8, 0.6])]
     backbones = {
         "net": {"arch": "vgg16", "conv_padding": True},
         "net_circ": {"arch": "vgg16", "conv_padding": "circular"},
@@ -62,6 +62,7 @@ def test_padding_modes_name_each_mode_and_average_over_seeds(tmp_path):
     assert frame["padding"].tolist() == ["zeros", "circular"]  # zeros first, whatever the file order
     assert frame["spc"].round(6).tolist() == [0.7, 0.2]
     assert frame["n_seeds"].tolist() == [2, 2]
+    assert frame["n_heldout"].tolist() == [0, 2]  # both circular seeds no better than a constant
     assert (frame["spc_ci"] > 0).all()
 
 

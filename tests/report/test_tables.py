@@ -160,3 +160,15 @@ def test_a_head_no_better_than_a_constant_on_the_test_images_is_flagged():
     assert table.loc[0, "h_heldout"] == 1 and table.loc[0, "h_failed"] == 0
     md = markdown_beside_paper(table, paper_reference("table4"), "by_target", ["H"], ["natural"], "T")
     assert "0.600 ± 1.271 ‡1" in md and "no better than" in md
+
+
+def test_a_metrics_file_of_an_older_posenc_is_refused_with_the_fix(tmp_path):
+    from posenc.errors import ActionableError
+    from posenc.report.tables import read_metrics
+
+    path = tmp_path / "seed0.csv"
+    per_image().drop(columns="heldout_ratio").to_csv(path, index=False)
+    with pytest.raises(ActionableError, match="no column heldout_ratio.*snakemake"):
+        read_metrics([path])
+    per_image().to_csv(path, index=False)
+    assert len(read_metrics([path])) == len(per_image())
