@@ -213,7 +213,7 @@ def summary_spc(table1: pd.DataFrame, out_png, test_input: str = "natural") -> N
     targets = list(dict.fromkeys(table1["target"]))
     models = list(dict.fromkeys(table1["model"]))
     width = 0.8 / len(models)
-    fig, ax = new_figure(1, 1, (1.6 * len(targets) + 3, 4))
+    fig, ax = new_figure(1, 1, (1.6 * len(targets) + 5, 4), layout="constrained")
     for j, model in enumerate(models):
         part = table1[table1["model"] == model].set_index("target").loc[targets]
         ax.bar(
@@ -228,7 +228,7 @@ def summary_spc(table1: pd.DataFrame, out_png, test_input: str = "natural") -> N
     ax.set_ylabel(f"SPC ({test_input} test images)")
     ax.axhline(0, color="black", linewidth=0.8)
     ax.set_ylim(-0.3, 1.05)  # SPC range; intervals of few seeds may reach beyond it
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the bars, never over them
     ax.grid(axis="y", alpha=0.3)
     ax.set_title("Position information per backbone and target (mean and 95% interval over seeds)")
     save_figure(fig, out_png)
