@@ -1,12 +1,13 @@
 """GPU against CPU: feature extraction and readout training on one machine, and the numbers compared.
 
-For each backbone, the training and natural test stores are extracted on CUDA in float32, on CUDA under
-bfloat16 autocast, and on the CPU (all its cores) in float32; images per second are printed for each. The
-stores are then compared (largest difference relative to the tap's largest value). A readout of the
+For each backbone, the training and natural test stores are extracted on CUDA in float32 (batch 16 and
+`--gpu-batch-size`; with the store writer's threads and with one), on CUDA under bfloat16 autocast, and on
+the CPU (all its cores) in float32; images per second are printed for each, beside the rate of the forward
+pass alone. The stores are then compared (largest difference relative to the tap's largest value). A readout of the
 embedded default's shape and budget (L=1, k=3, 180 SGD steps, input_norm scale, 5 heads) is trained from
 the same float32 store on CUDA (the store held on the GPU, and, as for a store too large for it, every
 batch copied from the CPU) and on the CPU, timed, and scored on the natural test store: the SPC of both
-is printed with their difference. A longer CUDA-only training gives the cost of the paper's budget.
+are printed side by side. A longer CUDA-only training gives the cost of the paper's budget.
 
     python bench/gpu_throughput.py [--images DIR] [--train 256] [--test 64] [--out results.json]
 
