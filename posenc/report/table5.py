@@ -95,7 +95,7 @@ def table5_markdown(table: pd.DataFrame, dense_tasks: dict) -> str:
 
 
 def make_table5(dense_tasks: dict, metric_paths, out_csv, out_md) -> pd.DataFrame:
-    table = build_table5(dense_tasks, read_metrics(metric_paths))
+    table = build_table5(dense_tasks, read_metrics(metric_paths, required=("task", "variant")))
     atomic_write_text(out_csv, table.to_csv(index=False, float_format="%.6g"))
     atomic_write_text(out_md, table5_markdown(table, dense_tasks))
     return table

@@ -33,14 +33,15 @@ RUN_COLUMNS = [
 SEED_KEYS = RUN_COLUMNS + ["seed", "image_set", "test_input", "target"]
 
 
-METRIC_COLUMNS = ("spc", "mae", "heldout_ratio", "learned", "final_loss_ratio")
+METRIC_COLUMNS = ("spc", "mae", "heldout_ratio", "learned", "final_loss_ratio")  # of a readout's metrics
 
 
-def read_metrics(paths) -> pd.DataFrame:
+def read_metrics(paths, required=METRIC_COLUMNS) -> pd.DataFrame:
+    """The metrics files as one frame; a file without a `required` column is refused with the fix."""
     frames = []
     for path in paths:
         frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-        missing = [c for c in METRIC_COLUMNS if c not in frame.columns]
+        missing = [c for c in required if c not in frame.columns]
         if missing:
             raise ActionableError(
                 f"{path} has no column {', '.join(missing)}: an older posenc wrote it. Delete it and rerun "
