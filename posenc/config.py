@@ -17,6 +17,7 @@ from jsonschema import Draft7Validator, validators
 
 from posenc.errors import ActionableError
 from posenc.features.registry import ARCHS, get_arch, is_known_arch, min_unpadded_input, padding_mode
+from posenc.images.packages import catalog
 from posenc.io import parse_checksum
 from posenc.plan import analysis_test_set, has_masks, row_readout, synthetic_test_sets
 
@@ -119,8 +120,32 @@ def _describe(error) -> str:
     return f"config key `{key}`: {error.message}; set a valid value. {desc}"
 
 
+def resolve_extends(config: dict, seen: tuple = ()) -> dict:
+    """A config with `extends: FILE` becomes that file's config (itself resolved the same way) with this
+    one's keys laid over it, in place: a mapping at the top level is merged entry by entry (an entry given
+    here, e.g. `image_sets.train`, replaces the base's entry whole); any other key replaces the base's."""
+    base_path = config.pop("extends", None)
+    if base_path is None:
+        return config
+    if not Path(base_path).is_file():
+        raise ConfigError(f"config key `extends`: {base_path} is not a file; name a posenc config file")
+    if base_path in seen:
+        raise ConfigError(f"config key `extends`: {base_path} extends itself (through {', '.join(seen)})")
+    merged = resolve_extends(read_yaml(base_path), (*seen, base_path))
+    for key, value in config.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    config.clear()
+    config.update(merged)
+    return config
+
+
 def validate_config(config: dict, schema: dict | None = None) -> dict:
-    """Fill defaults into `config` (in place) and check it; raise ConfigError listing every problem."""
+    """Fill defaults into `config` (in place, after resolving `extends`) and check it; raise ConfigError
+    listing every problem."""
+    resolve_extends(config)
     schema = schema or load_schema()
     errors = sorted(
         DefaultingValidator(schema).iter_errors(config), key=lambda e: list(map(str, e.absolute_path))
@@ -133,12 +158,35 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
     return config
 
 
+def _photo_package_problems(name: str, entry: dict) -> list[str]:
+    return [
+        f"config key `image_sets.{name}.packages`: unknown photo package {key!r}; choose among "
+        f"{', '.join(catalog())}"
+        for key in entry.get("packages", []) if entry["source"] == "packages" and key not in catalog()
+    ]  # fmt: skip
+
+
+def _shared_packages(config: dict) -> list[str]:
+    # a test set drawn from a package the training set uses would score photos of the same content
+    sets, train = config["image_sets"], config["image_sets"].get(config["train_set"], {})
+    problems = []
+    for test in config["test_sets"]:
+        shared = set(train.get("packages", [])) & set(sets.get(test, {}).get("packages", []))
+        if shared and train.get("source") == "packages" and sets[test].get("source") == "packages":
+            problems.append(
+                f"config key `image_sets.{test}.packages`: {', '.join(sorted(shared))} also feed the training "
+                f"set {config['train_set']!r}; test on packages the training set does not use"
+            )
+    return problems
+
+
 def _cross_check(config: dict) -> list[str]:
     problems = []
     sets = config["image_sets"]
     for name, entry in sets.items():
         needs = {
             "embedded": ("split", "count"),
+            "packages": ("packages",),
             "composite": ("task", "split", "count"),
             "folder": ("path",),
             "synthetic": (),
@@ -154,6 +202,8 @@ def _cross_check(config: dict) -> list[str]:
                 f"config key `image_sets.{name}.dataset`: {entry['dataset']!r} is not defined under "
                 f"datasets ({', '.join(config['datasets']) or 'none defined'}); add it there"
             )
+        problems += _photo_package_problems(name, entry)
+    problems += _shared_packages(config)
     for name, ds in config["datasets"].items():
         for key in ("checksum", "masks_checksum"):
             try:

@@ -8,6 +8,12 @@ def dataset(name: str) -> str:
 
 
 DOWNLOADS = "resources/downloads"
+ATTRIBUTION = "results/ATTRIBUTION.md"
+
+
+def photos(package: str, resources: str = "resources") -> str:
+    """The unpacked photographs of a photo package (posenc.images.packages)."""
+    return f"{resources}/photos/{package}"
 
 
 def manifest(image_set: str) -> str:

@@ -401,7 +401,7 @@ CODE_STAGES = {
     "features": ("images", "features"),
     "probe": ("features", "probe"),
     "dense": ("images", "features", "dense"),
-    "report": ("probe", "report"),
+    "report": ("images", "probe", "report"),
     "dense_report": ("dense", "report"),
     "analysis": ("features", "probe", "analysis", "report"),
 }

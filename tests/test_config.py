@@ -68,7 +68,7 @@ def test_every_schema_key_has_a_description(root):
         (lambda c: c.update(test_sets=["natural", "pascal"]), "'pascal' is not an image set"),
         (
             lambda c: c["tables"]["table4"]["rows"].append({"label": "x", "backbone": "nope"}),
-            "rows.7.backbone",
+            "table4.rows.6.backbone",
         ),
         (
             lambda c: c["tables"]["table4"]["rows"].append(
@@ -76,7 +76,7 @@ def test_every_schema_key_has_a_description(root):
             ),
             "has no tap 'layer4'",
         ),
-        (lambda c: c["image_sets"]["natural"].pop("count"), "`image_sets.natural.count`"),
+        (lambda c: c["image_sets"]["natural"].pop("packages"), "`image_sets.natural.packages`"),
         (lambda c: c["analyses"].update(canvas=["vgg17"]), "`analyses.canvas`: 'vgg17' is not defined"),
         (
             lambda c: c["analyses"].update(padding_modes=["vgg16_oxford", "vgg16_oxford_ac2020"]),
@@ -106,7 +106,7 @@ def test_table_runs_follow_the_rows(default):
     config = validate_config(copy.deepcopy(default))
     runs = table_runs(config, "table4")
     assert runs[:3] == [("pixels", "L1-k3-p0-all"), ("pixels", "L1-k3-p1-all"), ("pixels", "L1-k3-p2-all")]
-    assert ("vgg16_oxford_nopad", "L1-k3-p0-all") in runs and len(runs) == 7
+    assert ("vgg16_oxford_nopad", "L1-k3-p0-all") in runs and len(runs) == 6
     # Table 4's targets, and V because the canvas analysis asks its readout where things are
     assert run_targets(config, "vgg16_oxford_nopad", "L1-k3-p0-all") == ["H", "V", "G", "HS"]
     config["analyses"]["canvas"] = []

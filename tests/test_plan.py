@@ -36,13 +36,13 @@ def test_runs_targets_and_metric_files(config):
     assert plan.run_targets(config, "vgg16_oxford", "L1-k3-p0-all") == ["H", "V", "G", "HS", "VS"]
     assert plan.run_targets(config, "vgg16_oxford", "L1-k3-p0-relu1_2") == ["H", "G"]
     files = plan.table_metrics(config, "table4")
-    assert len(files) == 7 * config["seeds"] and paths.metrics("pixels", "L1-k3-p0-all", 0) in files
+    assert len(files) == 6 * config["seeds"] and paths.metrics("pixels", "L1-k3-p0-all", 0) in files
 
 
 def test_figure_inputs_follow_their_table_rows(config):
     fig6 = plan.figure_inputs(config, "fig6_padding")
     labels = plan.figure_plan(config, "fig6_padding")["labels"]
-    assert len(fig6["predictions"]) == len(labels) == 7 and fig6["manifest"] == [paths.manifest("natural")]
+    assert len(fig6["predictions"]) == len(labels) == 6 and fig6["manifest"] == [paths.manifest("natural")]
     assert plan.figure_inputs(config, "summary_spc") == {"table": [paths.table("table1")]}
     dense = plan.dense_figure_inputs(config)
     assert dense["models"][:2] == [paths.dense_model("sod", "padded"), paths.dense_model("sod", "unpadded")]

@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 from posenc.errors import ActionableError, snakemake_command
 from posenc.images.decode import ImageDecodeError, load_image
@@ -32,6 +32,11 @@ class ImageRecord:
     sha256: str = ""
     mask: str = ""  # dense tasks: the ground-truth mask (saliency: 0/255; segmentation: class indices)
     mask_sha256: str = ""
+    # photos from a package (source packages): where each came from and under which licence
+    package: str = ""  # package name and version, e.g. "scratch 1.4.0.6~dfsg1-6.1"
+    member: str = ""  # path inside the package's archive
+    licence: str = ""
+    author: str = ""  # author or copyright holder, as the package's copyright file states it
 
 
 def list_hash(records) -> str:
@@ -89,7 +94,7 @@ def write_manifest(name: str, records, path, skip_unreadable: bool = False, limi
             files[rec.mask] = [*file_state(rec.mask), mask_sha]
         sha = file_sha256(rec.path)
         files[rec.path] = [*file_state(rec.path), sha]
-        kept.append(ImageRecord(rec.name, rec.path, rec.test_input, sha, rec.mask, mask_sha))
+        kept.append(replace(rec, sha256=sha, mask_sha256=mask_sha))
         if limit is not None and len(kept) >= limit:
             break
     if not kept:

@@ -1,4 +1,4 @@
-"""Image sets: resolve a config entry (embedded, composite, synthetic, folder, data set) to its images and
+"""Image sets: resolve a config entry (embedded, packages, composite, synthetic, folder, data set) to its images and
 write its manifest."""
 
 from __future__ import annotations
@@ -6,12 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from posenc import paths
 from posenc.errors import ActionableError
 from posenc.images.composites import build_composites
 from posenc.images.decode import IMAGE_EXTENSIONS
 from posenc.images.download import dataset_images
 from posenc.images.embedded import build_embedded, synthetic_records
 from posenc.images.manifest import ImageRecord, changed_files, known_sha256, read_manifest, write_manifest
+from posenc.images.packages import catalog, package_folder_ready, package_photos
 
 
 class MissingImages(ActionableError, FileNotFoundError):
@@ -69,6 +71,41 @@ def folder_records(
     return records
 
 
+def package_records(packages, resources_dir="resources") -> list[ImageRecord]:
+    """The curated photographs of the named packages, package by package in catalogue order, with where
+    each came from and its licence."""
+    records = []
+    for key in packages:
+        folder = Path(paths.photos(key, resources_dir))
+        if not package_folder_ready(folder):
+            raise MissingImages(
+                f"the photos of package {key} are not unpacked in {folder}: the rule fetch_photo_package "
+                f"does it (snakemake runs it for you)"
+            )
+        entry = catalog()[key]
+        for photo in package_photos(key):
+            records.append(
+                ImageRecord(
+                    name=f"{key}/{photo.file_name}",
+                    path=str(folder / photo.file_name),
+                    test_input="natural",
+                    package=f"{entry['name']} {entry['version']}",
+                    member=photo.member,
+                    licence=photo.licence,
+                    author=photo.source,
+                )
+            )
+    return records
+
+
+def spread(records: list, count: int | None) -> list:
+    """`count` of the records, evenly spaced through the list (so every package and subject keeps its
+    share); all of them without a count."""
+    if count is None or count >= len(records):
+        return records
+    return [records[(k * len(records)) // count] for k in range(count)]
+
+
 def resolve_records(entry: dict, name: str, resources_dir="resources"):
     """The records of the image set `name` described by its config entry.
 
@@ -89,6 +126,8 @@ def _resolve(entry: dict, name: str, resources_dir):
         )
     if source == "synthetic":
         return synthetic_records()
+    if source == "packages":
+        return spread(package_records(entry["packages"], resources_dir), entry.get("count"))
     if source == "folder":
         return folder_records(
             entry["path"],
@@ -125,7 +164,8 @@ def _resolve(entry: dict, name: str, resources_dir):
             list_file,
         )
     raise ValueError(
-        f"image_sets.{name}.source: unknown source {source!r} (embedded, composite, synthetic, folder or dataset)"
+        f"image_sets.{name}.source: unknown source {source!r} "
+        f"(embedded, packages, composite, synthetic, folder or dataset)"
     )
 
 
@@ -170,3 +210,17 @@ def build_image_set(name: str, entry: dict, manifest_path, resources_dir="resour
             f"(image_sets.{name}.expected_count): check the folder, or change or drop expected_count"
         )
     return write_manifest(name, records, manifest_path, entry.get("skip_unreadable", False), limit)
+
+
+def leak_warning(train_manifest, test_manifest) -> str:
+    """A sentence when the test set shares photos (by sha256) with the training set, else ""."""
+    train, test = (read_manifest(m) for m in (train_manifest, test_manifest))
+    train_shas = {r.sha256 for r in train[1]}
+    shared = [r.name for r in test[1] if r.sha256 in train_shas]
+    if not shared:
+        return ""
+    return (
+        f"{len(shared)} of the {len(test[1])} images of test set {test[0]['image_set']!r} are also in the "
+        f"training set {train[0]['image_set']!r} (e.g. {shared[0]}): its scores measure memorised photos; "
+        f"test on images the training set does not hold"
+    )

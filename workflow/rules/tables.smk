@@ -4,6 +4,9 @@ TABLE = dict(plan=table_plan, code=CODE["report"])
 rule make_table:
     input:
         metrics=table_metrics,
+        # the licences of the photos behind the numbers come with every table
+        attribution=attribution_target,
+        manifests=table_manifests,
         stamp=stamp("make_table", **TABLE),
     output:
         csv=report(paths.table("{table}", "csv"), caption="../report/table.rst", category="Tables"),
