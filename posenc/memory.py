@@ -2,9 +2,9 @@
 once than the machine holds, and a cluster job asks for what it needs (the Slurm profile passes mem_mb on
 as --mem). Torch-free and zarr-free: the Snakefile plans with it.
 
-Measured on the embedded default (2-core CPU, peak RSS from benchmarks/<rule>/): a VGG16 readout on a
-610-image store (1.4 GB decoded) peaks at about the store plus 1.2 GB; an evaluation at its test stores
-plus its readout's buffers; an extraction at under 2 GB.
+Measured on the embedded default (2-core CPU, peak RSS from benchmarks/<rule>/): a VGG16 readout on the
+610-image training store (1.34 GB decoded) peaks at 4.3-4.9 GB, about 2.5 stores plus the job's overhead;
+an extraction at under 2 GB.
 """
 
 from __future__ import annotations
@@ -36,10 +36,14 @@ def decoded_mb(path) -> float | None:
     return total / 2**20
 
 
-def stores_mem_mb(*stores) -> int:
-    """What a job that reads these stores whole declares: their decoded size plus the job's overhead."""
+READOUT_STORE_COPIES = 2.5  # a readout's peak, in training stores (the store kept, its reads, the batches)
+
+
+def stores_mem_mb(*stores, copies: float = 1.0) -> int:
+    """What a job that reads these stores whole declares: `copies` times their decoded size plus the job's
+    overhead."""
     sizes = [decoded_mb(s) for s in stores]
-    return int(JOB_OVERHEAD_MB + sum(UNKNOWN_STORE_MB if s is None else s for s in sizes))
+    return int(JOB_OVERHEAD_MB + copies * sum(UNKNOWN_STORE_MB if s is None else s for s in sizes))
 
 
 def local_memory_mb() -> int:

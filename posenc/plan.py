@@ -212,7 +212,8 @@ def table_notes(config: dict, table: str) -> list[str]:
     return [
         f"natural test images: image set {entry['test_set']!r} (the paper: PASCAL-S)",
         f"stripe target range: {config['stripe_range']} ({range_note})",
-        f"input preprocessing: {config['input']['preprocessing']}; readouts trained {budget} on image set "
+        f"input preprocessing: {config['input']['preprocessing']}; features computed in "
+        f"{config['features']['precision']} (features.precision); readouts trained {budget} on image set "
         f"{config['train_set']!r}, {config['seeds']} seed(s); readout input: {norm}",
     ]
 

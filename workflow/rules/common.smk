@@ -11,7 +11,7 @@ from posenc.features.request import store_mismatch
 from posenc.features.wheels import WHEELS
 from posenc.images.packages import check_package, photo_list_digest
 from posenc.images.sets import folder_contents, manifest_changes
-from posenc.memory import EXTRACT_MEM_MB, local_memory_mb, stores_mem_mb
+from posenc.memory import EXTRACT_MEM_MB, READOUT_STORE_COPIES, local_memory_mb, stores_mem_mb
 from posenc.stamps import stamp_path, write_stamp
 
 # A key written twice is refused with its line numbers (Snakemake's loader keeps the last silently).
@@ -194,7 +194,7 @@ def train_inputs(wildcards):
 
 
 def readout_mem_mb(wildcards, input):
-    return stores_mem_mb(input.store)
+    return stores_mem_mb(input.store, copies=READOUT_STORE_COPIES)
 
 
 def evaluate_mem_mb(wildcards, input):
