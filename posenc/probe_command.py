@@ -1,11 +1,11 @@
 """`posenc probe`: how much position does *this* network encode? One command, the whole workflow.
 
-It writes a config for one network into its own folder (runs/<name>/ by default): the embedded training
-and test images (or the user's, split four to one), the raw pixels (the PosENet row), the network with the
-given weights, and the same network with its padding removed (plain conv stacks) or changed to reflect
-padding (any other), as a Table 4 with H, V, G, HS and VS. Then it runs Snakemake there, showing its
-progress, and prints the table. A second call with the same arguments reuses every cached store, readout
-and metric.
+It writes a config for one network into its own folder (runs/<name>/ by default): the default training and
+test images (the package photographs; or the user's, split four to one), the raw pixels (the PosENet row),
+the network with the given weights, and the same network with its padding removed (plain conv stacks) or
+changed to reflect padding (any other), as a Table 4 with H, V, G, HS and VS. Then it runs Snakemake there,
+showing its progress, and prints the table. A second call with the same arguments reuses every cached store,
+readout and metric.
 """
 
 from __future__ import annotations

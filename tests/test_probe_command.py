@@ -21,7 +21,7 @@ def test_a_probe_config_is_valid_and_pairs_the_network_with_pixels_and_other_pad
     ]
     vgg = validate_config(probe_config("vgg16", "random", tmp_path))
     assert vgg["backbones"]["model_other_padding"]["conv_padding"] is False  # a plain stack: removed
-    assert config["image_sets"]["train"]["source"] == "embedded"
+    assert config["image_sets"]["train"]["source"] == "packages"  # the default's photos
     assert run_name("timm/resnet18", "/x/my weights.pth") == "timm_resnet18-my_weights"
 
 

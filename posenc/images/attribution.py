@@ -40,7 +40,7 @@ def attribution_markdown(manifests) -> str:
         f"{len(seen)} distinct photographs in all.",
         "",
     ]
-    return "\n".join(head) + "\n\n".join(sections) + "\n"
+    return "\n".join(head) + "\n" + "\n\n".join(sections) + "\n"
 
 
 def write_attribution(manifests, out) -> None:
