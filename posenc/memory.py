@@ -3,7 +3,7 @@ once than the machine holds, and a cluster job asks for what it needs (the Slurm
 as --mem). Torch-free and zarr-free: the Snakefile plans with it.
 
 Measured on the embedded default (2-core CPU, peak RSS from benchmarks/<rule>/): a VGG16 readout on the
-610-image training store (1.34 GB decoded) peaks at 4.3-4.9 GB, about 2.5 stores plus the job's overhead;
+610-image training store (1.34 GB decoded) peaks at 4.3-5.0 GB, about 2.5 stores plus the job's overhead;
 an extraction at under 2 GB.
 """
 
@@ -20,6 +20,7 @@ JOB_OVERHEAD_MB = 1500  # the interpreter, torch, zarr and one batch's buffers
 UNKNOWN_STORE_MB = 4500  # a store not built yet (planning): about the decoded size of a 600-image VGG16 store
 EXTRACT_MEM_MB = 3000  # an extraction holds a backbone and a few batches
 LOCAL_SHARE = 0.85  # of the machine's memory that a local run's jobs may declare together
+READOUT_STORE_COPIES = 2.5  # a readout's peak, in training stores (the store kept, its reads, the batches)
 
 
 def decoded_mb(path) -> float | None:
@@ -34,9 +35,6 @@ def decoded_mb(path) -> float | None:
         if array.get("node_type") == "array":
             total += math.prod(array["shape"]) * ITEM_BYTES.get(str(array["data_type"]), 8)
     return total / 2**20
-
-
-READOUT_STORE_COPIES = 2.5  # a readout's peak, in training stores (the store kept, its reads, the batches)
 
 
 def stores_mem_mb(*stores, copies: float = 1.0) -> int:

@@ -218,6 +218,16 @@ def table_notes(config: dict, table: str) -> list[str]:
     ]
 
 
+def table_manifests(config: dict, table: str) -> list[str]:
+    """The manifests of the training set and of the table's test set: a photo in both is named beside it."""
+    return [paths.manifest(config["train_set"]), paths.manifest(config["tables"][table]["test_set"])]
+
+
+def attribution_manifests(config: dict) -> list[str]:
+    """The manifests of every image set whose photos come from packages (results/ATTRIBUTION.md's input)."""
+    return [paths.manifest(name) for name, e in config["image_sets"].items() if e["source"] == "packages"]
+
+
 def table_plan(config: dict, table: str) -> dict:
     """Everything make_table needs beside the metric files: layout, targets, test inputs, rows, notes."""
     entry = config["tables"][table]

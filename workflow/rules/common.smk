@@ -93,8 +93,7 @@ def attribution_target(wildcards):
 
 
 def attribution_manifests(wildcards):
-    # every image set whose photos come from packages
-    return [paths.manifest(name) for name, e in config["image_sets"].items() if e["source"] == "packages"]
+    return plan.attribution_manifests(config)
 
 
 def image_set_contents(wildcards):
@@ -226,9 +225,7 @@ def table_metrics(wildcards):
 
 
 def table_manifests(wildcards):
-    # the training set and the table's test set: a photo in both is named beside the table
-    test_set = config["tables"][wildcards.table]["test_set"]
-    return [paths.manifest(config["train_set"]), paths.manifest(test_set)]
+    return plan.table_manifests(config, wildcards.table)
 
 
 def figure_inputs(wildcards):
