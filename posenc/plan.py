@@ -7,11 +7,8 @@ one readout shape; it is trained once per seed, with one head per target its tab
 
 from __future__ import annotations
 
-import ast
-import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 from posenc import paths
 
@@ -402,38 +399,3 @@ def analysis_outputs(config: dict) -> list[str]:
     if analyses.get("padding_pattern"):
         out += [paths.PADDING_PATTERN, paths.figure("padding_pattern")]
     return out
-
-
-# ---- code fingerprints ---------------------------------------------------------------------------------
-PACKAGE = Path(__file__).resolve().parent
-# the stage sub-packages whose code each kind of job runs (its rule carries their fingerprint as a param)
-CODE_STAGES = {
-    "images": ("images",),
-    "features": ("images", "features"),
-    "probe": ("features", "probe"),
-    "dense": ("images", "features", "dense"),
-    "report": ("images", "probe", "report"),
-    "dense_report": ("dense", "report"),
-    "analysis": ("features", "probe", "analysis", "report"),
-}
-
-
-def code_fingerprint(*packages: str) -> str:
-    """A short hash of the code of posenc sub-packages (e.g. "features"), comments, docstrings and formatting
-    aside: a rule carries it as a param, so that its jobs rerun when the code they run changes."""
-    digest = hashlib.sha256()
-    for package in sorted(packages):
-        for source in sorted((PACKAGE / package).glob("*.py")):
-            tree = ast.parse(source.read_text())
-            for node in ast.walk(tree):
-                body = getattr(node, "body", None)
-                if isinstance(body, list) and body and isinstance(body[0], ast.Expr):
-                    if isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str):
-                        node.body = body[1:] or [ast.Pass()]
-            digest.update(f"{package}/{source.name}\n{ast.dump(tree)}\n".encode())
-    return digest.hexdigest()[:16]
-
-
-def code_fingerprints() -> dict[str, str]:
-    """Job kind -> fingerprint of the stages it runs (CODE_STAGES)."""
-    return {kind: code_fingerprint(*stages) for kind, stages in CODE_STAGES.items()}

@@ -4,7 +4,7 @@
 MEAN_MAPS = dict(
     backbone=backbone_entry,
     features=plan.feature_settings(config),
-    code=CODE["analysis"],
+    code=CODE["mean_maps"],
 )
 
 
@@ -34,7 +34,7 @@ rule mean_maps:
 rule collect_mean_maps:
     input:
         csv=[paths.mean_maps(b) for b in config["analyses"].get("mean_maps", [])],
-        stamp=stamp("collect_mean_maps", code=CODE["report"]),
+        stamp=stamp("collect_mean_maps", code=CODE["collect_mean_maps"]),
     output:
         csv=paths.MEAN_MAPS,
     log:
@@ -45,7 +45,7 @@ rule collect_mean_maps:
         "../scripts/collect_mean_maps.py"
 
 
-PADDING_MODES = dict(backbones=analysis_backbones("padding_modes"), code=CODE["analysis"])
+PADDING_MODES = dict(backbones=analysis_backbones("padding_modes"), code=CODE["padding_modes"])
 
 
 rule padding_modes:
@@ -76,7 +76,7 @@ BORDER_DISTANCE = dict(
     stripe_range=config["stripe_range"],
     bin_px=config["analyses"]["border_bin"],
     image_set=plan.analysis_test_set(config),
-    code=CODE["analysis"],
+    code=CODE["border_distance"],
 )
 
 
@@ -110,7 +110,7 @@ CHANNEL_RANKING = dict(
     targets=config["targets"],
     seeds=plan.seed_list(config),
     ks=config["analyses"]["channel_k"],
-    code=CODE["analysis"],
+    code=CODE["channel_ranking"],
 )
 
 
@@ -144,7 +144,7 @@ CANVAS = dict(
     features=plan.feature_settings(config),
     images=config["analyses"]["canvas_images"],
     scale=config["analyses"]["canvas_scale"],
-    code=CODE["analysis"],
+    code=CODE["canvas"],
 )
 
 
@@ -173,7 +173,7 @@ rule collect_analysis:
                 "channel_ranking" if w.analysis == "channel_topk" else w.analysis, []
             )
         ],
-        stamp=stamp("collect_analysis", code=CODE["report"]),
+        stamp=stamp("collect_analysis", code=CODE["collect_analysis"]),
     output:
         csv="results/{analysis}.csv",
     log:
@@ -189,7 +189,7 @@ rule collect_analysis:
 rule collect_canvas:
     input:
         csv=[paths.analysis("canvas", b) for b in config["analyses"].get("canvas", [])],
-        stamp=stamp("collect_canvas", code=CODE["report"]),
+        stamp=stamp("collect_canvas", code=CODE["collect_canvas"]),
     output:
         csv=paths.CANVAS,
         png=report(
@@ -210,7 +210,7 @@ PADDING_PATTERN = dict(
     backbone=backbone_entry,
     features=plan.feature_settings(config),
     images=config["analyses"]["pattern_images"],
-    code=CODE["analysis"],
+    code=CODE["padding_pattern"],
 )
 
 
@@ -234,7 +234,7 @@ rule padding_pattern:
 rule collect_padding_pattern:
     input:
         csv=[paths.analysis("padding_pattern", b) for b in config["analyses"].get("padding_pattern", [])],
-        stamp=stamp("collect_padding_pattern", code=CODE["report"]),
+        stamp=stamp("collect_padding_pattern", code=CODE["collect_padding_pattern"]),
     output:
         csv=paths.PADDING_PATTERN,
         png=report(

@@ -9,6 +9,7 @@ from posenc.config import read_yaml, validate_config
 from posenc.errors import CONFIGFILES_ENV, ActionableError
 from posenc.features.request import store_mismatch
 from posenc.features.wheels import WHEELS
+from posenc.fingerprints import code_fingerprints
 from posenc.images.packages import check_package, photo_list_digest
 from posenc.images.sets import folder_contents, manifest_changes
 from posenc.memory import EXTRACT_MEM_MB, READOUT_STORE_COPIES, local_memory_mb, stores_mem_mb
@@ -38,8 +39,9 @@ wildcard_constraints:
     figure="|".join(plan.configured_figures(config)) or "no_figure",
 
 
-# Code fingerprints (comments and formatting aside): a job reruns when the code of the stages it runs changes.
-CODE = plan.code_fingerprints()
+# Code fingerprints (comments and formatting aside): a job reruns when its script or any posenc module the
+# script imports, directly or not, changes (posenc.fingerprints). Each rule records its own script's.
+CODE = code_fingerprints(Path(workflow.basedir) / "workflow" / "scripts")
 
 
 def stamp(rule_name, output_current=None, **settings):

@@ -1,8 +1,8 @@
 # Table 5: dense networks trained from scratch with and without padding; their backbones feed Table 6.
-DENSE_TRAIN = dict(dense=dense_settings, code=CODE["dense"])
-DENSE_EVALUATE = dict(test_sets=dense_test_sets, code=CODE["dense"])
-TABLE5 = dict(dense_tasks=config["dense_tasks"], code=CODE["report"])
-DENSE_FIGURE = dict(tasks=list(config["dense_tasks"]), code=CODE["dense_report"])
+DENSE_TRAIN = dict(dense=dense_settings, code=CODE["train_dense_model"])
+DENSE_EVALUATE = dict(test_sets=dense_test_sets, code=CODE["evaluate_dense_model"])
+TABLE5 = dict(dense_tasks=config["dense_tasks"], code=CODE["make_table5"])
+DENSE_FIGURE = dict(tasks=list(config["dense_tasks"]), code=CODE["make_dense_figure"])
 
 
 rule train_dense_model:

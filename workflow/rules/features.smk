@@ -1,4 +1,4 @@
-EXTRACT = dict(backbone=backbone_entry, features=plan.feature_settings(config), code=CODE["features"])
+EXTRACT = dict(backbone=backbone_entry, features=plan.feature_settings(config), code=CODE["extract_features"])
 
 
 rule extract_features:

@@ -1,4 +1,4 @@
-IMAGE_SET = dict(entry=image_set_entry, code=CODE["images"])
+IMAGE_SET = dict(entry=image_set_entry, code=CODE["prepare_image_set"])
 
 
 rule prepare_image_set:
@@ -19,7 +19,7 @@ rule prepare_image_set:
 
 rule fetch_photo_package:
     input:
-        stamp=stamp("fetch_photo_package", package=photo_package_entry, code=CODE["images"]),
+        stamp=stamp("fetch_photo_package", package=photo_package_entry, code=CODE["fetch_photo_package"]),
     output:
         folder=directory(paths.photos("{package}")),
     log:

@@ -1,7 +1,7 @@
 # the backbone's entry and the feature settings: what the stores read must have been built for
 STORE_REQUEST = dict(backbone=backbone_entry, features=plan.feature_settings(config))
-TRAIN = dict(training=plan.training_settings(config), targets=train_targets, code=CODE["probe"])
-EVALUATE = dict(output_size=config["input"]["size"], stripe_range=config["stripe_range"], code=CODE["probe"])
+TRAIN = dict(training=plan.training_settings(config), targets=train_targets, code=CODE["train_readout"])
+EVALUATE = dict(output_size=config["input"]["size"], stripe_range=config["stripe_range"], code=CODE["evaluate_readout"])
 
 
 rule train_readout:

@@ -1,5 +1,5 @@
-FIGURE = dict(plan=figure_plan, code=CODE["report"])
-COMPARISON = dict(tables=plan.report_tables(config), code=CODE["report"])
+FIGURE = dict(plan=figure_plan, code=CODE["make_figure"])
+COMPARISON = dict(tables=plan.report_tables(config), code=CODE["compare_with_paper"])
 
 
 rule make_figure:

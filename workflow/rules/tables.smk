@@ -1,4 +1,4 @@
-TABLE = dict(plan=table_plan, code=CODE["report"])
+TABLE = dict(plan=table_plan, code=CODE["make_table"])
 
 
 rule make_table:
@@ -24,7 +24,7 @@ rule make_table:
 rule collect_metrics:
     input:
         metrics=plan.all_metrics(config),
-        stamp=stamp("collect_metrics", code=CODE["report"]),
+        stamp=stamp("collect_metrics", code=CODE["collect_metrics"]),
     output:
         csv=paths.PER_SEED,
     log:
@@ -32,6 +32,6 @@ rule collect_metrics:
     conda:
         ENV
     params:
-        code=CODE["report"],
+        code=CODE["collect_metrics"],
     script:
         "../scripts/collect_metrics.py"
