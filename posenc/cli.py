@@ -65,6 +65,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("dir", nargs="?", default=".", help="the workflow's folder (default: here)")
     p.add_argument("--configfile", nargs="+", help="the run's config files (default: DIR/config/config.yaml)")
+    p.add_argument(
+        "--deep",
+        action="store_true",
+        help="also read every chunk of every feature store and check its checksum (seconds per GB)",
+    )
     return parser
 
 
@@ -150,7 +155,7 @@ def main(argv=None) -> int:
         elif args.command == "verify":
             from posenc.verify import report, verify
 
-            stale, left = verify(args.dir, args.configfile)
+            stale, left = verify(args.dir, args.configfile, deep=args.deep)
             print(report(stale, left, args.configfile))
             return 1 if stale else 0
     except Exception as err:  # a clear one-line error for users; the type tells what kind

@@ -2,9 +2,11 @@
 
 Checked, for the runs the config plans: every image set's files against its manifest (hashes, read only
 where size or modification time changed); every feature store's recorded request against the config's
-(posenc.features.request); every readout against the training settings, its targets and the store it was
-trained on; every metrics file against its readout; every table against its metrics. Leftover temporary
-files of killed writers are listed too. Nothing is changed: the report says what to run.
+(posenc.features.request) and its chunk files (all there; with --deep, every chunk decoded and its CRC32C
+checksum checked); every readout against the training settings, its targets and the store it was trained
+on (its provenance, and the digest of the store content it read); every metrics file against its readout;
+every table against its metrics. Leftover temporary files of killed writers are listed too. Nothing is
+changed: the report says what to run.
 """
 
 from __future__ import annotations
@@ -89,7 +91,11 @@ def planned_stores(config: dict) -> list[tuple[str, str]]:
     return [(b, s) for b in backbones for s in sets]
 
 
-def check_stores(config: dict) -> list[Finding]:
+def check_stores(config: dict, deep: bool = False) -> list[Finding]:
+    """Each planned store against the config's request; its chunk files all there (always, cheap) and, with
+    `deep`, every chunk read and its checksum checked."""
+    from posenc.features.store import damaged_chunks, missing_chunks
+
     found = []
     for backbone, image_set in planned_stores(config):
         store = paths.store(backbone, image_set)
@@ -119,14 +125,29 @@ def check_stores(config: dict) -> list[Finding]:
             )
         elif _mtime(manifest) > _mtime(Path(store) / "zarr.json"):
             found.append(Finding(store, f"older than its manifest {manifest}"))
+        for what, chunks in (
+            ("lost", missing_chunks(store)),
+            ("damaged", damaged_chunks(store) if deep else []),
+        ):
+            if chunks:
+                more = f" and {len(chunks) - 2} more" if len(chunks) > 2 else ""
+                found.append(
+                    Finding(
+                        store,
+                        f"{len(chunks)} chunk(s) {what}: {'; '.join(chunks[:2])}{more}",
+                        snakemake_command(store, force=True),
+                    )
+                )
     return found
 
 
 def check_readouts(config: dict) -> list[Finding]:
     from dataclasses import asdict
 
-    from posenc.features.store import read_provenance
+    from posenc.features.store import content_digest, read_provenance
     from posenc.probe.training import TrainConfig, load_heads
+
+    digests: dict[str, str] = {}  # each training store hashed once
 
     wanted_cfg = asdict(TrainConfig.from_dict(plan.training_settings(config)))
     found = []
@@ -161,6 +182,11 @@ def check_readouts(config: dict) -> list[Finding]:
                     same = False
                 if not same:
                     found.append(Finding(path, f"trained on an earlier build of {store}"))
+                elif payload.get("store_digest"):
+                    if store not in digests:
+                        digests[store] = content_digest(store)
+                    if payload["store_digest"] != digests[store]:
+                        found.append(Finding(path, f"trained on other content than {store} now holds"))
     return found
 
 
@@ -199,12 +225,16 @@ def leftovers(results="results") -> list[Finding]:
     return [Finding(str(tmp), "left by a killed writer (never read)", f"rm -rf {tmp}") for tmp in stale]
 
 
-def verify(folder=".", configfiles=None) -> tuple[list[Finding], list[Finding]]:
-    """(stale findings, leftovers) for the results under `folder` and its config (default config/config.yaml)."""
+def verify(folder=".", configfiles=None, deep: bool = False) -> tuple[list[Finding], list[Finding]]:
+    """(stale findings, leftovers) for the results under `folder` and its config (default config/config.yaml).
+    `deep`: also read every chunk of every store and check its checksum."""
     with _inside(folder):
         config = merged_config(configfiles or [DEFAULT_CONFIG])
         stale = (
-            check_image_sets(config) + check_stores(config) + check_readouts(config) + check_metrics(config)
+            check_image_sets(config)
+            + check_stores(config, deep)
+            + check_readouts(config)
+            + check_metrics(config)
         )
         return stale, leftovers()
 

@@ -8,6 +8,7 @@ store whose provenance does not match what a reader asks for is refused.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -18,13 +19,15 @@ from pathlib import Path
 
 import numpy as np
 import zarr
-from zarr.codecs import BloscCodec
+from zarr.codecs import BloscCodec, Crc32cCodec
 
 from posenc.errors import ActionableError, snakemake_command
 from posenc.features.request import check_request
 from posenc.io import crash_point, remove_path, remove_stale_temporaries, temporary_sibling
 
-STORE_FORMAT = 1
+# 2: every chunk carries a CRC32C checksum after compression, and every chunk is written (a chunk equal to
+# the fill value too), so that a missing chunk file is a loss, never zeros.
+STORE_FORMAT = 2
 
 
 @contextmanager
@@ -123,9 +126,10 @@ class StoreWriter:
                 shape=(len(self.names), channels, self.size, self.size),
                 dtype=self.dtype,
                 chunks=(self.chunk, channels, self.size, self.size),
-                compressors=[compressor],
+                compressors=[compressor, Crc32cCodec()],
                 dimension_names=("image", f"{name}_channel", "y", "x"),
                 fill_value=0,
+                config={"write_empty_chunks": True},
             )
         with _quiet_zarr():
             self.group.create_array("image", data=np.array(self.names, dtype=str), dimension_names=("image",))
@@ -242,8 +246,52 @@ def check_provenance(path, expect: dict) -> dict:
     return found
 
 
+def _rebuild(path) -> str:
+    return f"rebuild the store: {snakemake_command(str(path), force=True)}"
+
+
+def missing_chunks(path, group=None) -> list[str]:
+    """'tap chunk k (images a..b)' for every chunk of a store's tap arrays that has no file (a file removed
+    or lost). Cheap: the store's listing against its chunk count."""
+    path = Path(path)
+    group = group if group is not None else zarr.open_group(path, mode="r")
+    lost = []
+    for name, array in group.arrays():
+        if array.ndim != 4 or array.nchunks_initialized == array.nchunks:
+            continue
+        per = array.chunks[0]
+        for k in range(array.nchunks):
+            key = array.metadata.encode_chunk_key((k, 0, 0, 0))
+            if not (path / name / key).is_file():
+                lost.append(f"{name} chunk {k} (images {k * per}..{min((k + 1) * per, array.shape[0]) - 1})")
+    return lost
+
+
+def damaged_chunks(path) -> list[str]:
+    """'tap chunk k (images a..b): reason' for every chunk that does not decode or whose checksum fails:
+    every chunk is read (`posenc verify --deep`)."""
+    path = Path(path)
+    group = zarr.open_group(path, mode="r")
+    damaged = []
+    for name, array in group.arrays():
+        if array.ndim != 4:
+            continue
+        per = array.chunks[0]
+        for start in range(0, array.shape[0], per):
+            stop = min(start + per, array.shape[0])
+            try:
+                array[start:stop]
+            except Exception as exc:  # checksum mismatch, decompression error, truncated file
+                damaged.append(f"{name} chunk {start // per} (images {start}..{stop - 1}): {exc}")
+    return damaged
+
+
 class StoreReader:
-    """Read the concatenation of some taps (low to high level), as float32, by image ranges."""
+    """Read the concatenation of some taps (low to high level), as float32, by image ranges.
+
+    A store whose chunk files are not all there is refused when opened; a chunk that fails its checksum
+    or does not decode is an error naming the store, the tap, the chunk and its images.
+    """
 
     def __init__(self, path, taps=None, expect: dict | None = None, request: dict | None = None):
         """`expect`: provenance whose key fields the store must share; `request`: what the config asks of
@@ -252,6 +300,11 @@ class StoreReader:
         self.provenance = check_provenance(path, expect) if expect else read_provenance(path)
         if request is not None:
             check_request(self.path, self.provenance.get("request"), request)
+        if self.provenance.get("store_format", 1) < STORE_FORMAT:
+            raise StoreError(
+                f"feature store {path} was written by an older posenc (store format "
+                f"{self.provenance.get('store_format', 1)}, without chunk checksums): {_rebuild(path)}"
+            )
         with _quiet_zarr():
             self.group = zarr.open_group(self.path, mode="r", use_consolidated=True)
         all_taps = [t["name"] for t in self.provenance["taps"]]
@@ -260,6 +313,13 @@ class StoreReader:
         if unknown:
             raise StoreError(f"store {path} has no taps {unknown}: it has {all_taps}")
         self.taps.sort(key=all_taps.index)
+        lost = missing_chunks(self.path, self.group)
+        if lost:
+            more = f" and {len(lost) - 3} more" if len(lost) > 3 else ""
+            raise StoreError(
+                f"feature store {path} has lost chunk files ({', '.join(lost[:3])}{more}): its features are "
+                f"gone, not zero; {_rebuild(path)}"
+            )
         self.arrays = [self.group[t] for t in self.taps]
         self.n_images = self.arrays[0].shape[0]
         self.channels = sum(a.shape[1] for a in self.arrays)
@@ -268,11 +328,45 @@ class StoreReader:
         self.test_inputs = [str(n) for n in self.group["test_input"][:]]
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        return np.concatenate([a[start:stop] for a in self.arrays], axis=1)
+        parts = []
+        for name, array in zip(self.taps, self.arrays):
+            try:
+                parts.append(array[start:stop])
+            except Exception as exc:  # checksum mismatch, decompression error, truncated file
+                k, error = self._failing_chunk(array, start, stop, exc)
+                lo, hi = k * self.chunk, min((k + 1) * self.chunk, self.n_images) - 1
+                raise StoreError(
+                    f"feature store {self.path}: tap {name}, chunk {k} (images {lo}..{hi}: "
+                    f"{self.image_names[lo]} ... {self.image_names[hi]}) cannot be read ({error}): its file "
+                    f"is damaged; {_rebuild(self.path)}"
+                ) from exc
+        return np.concatenate(parts, axis=1)
+
+    def _failing_chunk(self, array, start: int, stop: int, exc: Exception) -> tuple[int, Exception]:
+        """The first chunk of [start, stop) that does not read, and its error."""
+        for k in range(start // self.chunk, (stop - 1) // self.chunk + 1):
+            try:
+                array[k * self.chunk : (k + 1) * self.chunk]
+            except Exception as error:
+                return k, error
+        return start // self.chunk, exc
 
     def blocks(self):
         """(start, stop) ranges of whole chunks."""
         return [(s, min(s + self.chunk, self.n_images)) for s in range(0, self.n_images, self.chunk)]
+
+
+def content_digest(path) -> str:
+    """sha256 of a store's files (their paths inside the store and their bytes, in sorted order): what a
+    readout trained on it records, so that a store rebuilt or changed since is told apart (about 1 s per
+    400 MB)."""
+    path = Path(path)
+    digest = hashlib.sha256()
+    for file in sorted(f for f in path.rglob("*") if f.is_file()):
+        digest.update(f"{file.relative_to(path).as_posix()}\n".encode())
+        with open(file, "rb") as fh:
+            digest.update(hashlib.file_digest(fh, "sha256").digest())
+    return digest.hexdigest()
 
 
 def _stored_bytes(path: Path) -> int:

@@ -57,32 +57,66 @@ def evaluate_store(
     If `keep` is a list, the readout-size predictions (batch, T, h, w) are appended to it. With `request`
     (posenc.features.request), a store built for other settings than the config's is refused.
     """
+    return evaluate_store_runs(
+        [heads],
+        targets,
+        spec,
+        store_path,
+        train_provenance,
+        output_size=output_size,
+        stripe_range=stripe_range,
+        batch_size=batch_size,
+        device=device,
+        keeps=None if keep is None else [keep],
+        request=request,
+    )[0]
+
+
+def evaluate_store_runs(
+    runs: list,
+    targets,
+    spec,
+    store_path,
+    train_provenance: dict,
+    *,
+    output_size: int = 224,
+    stripe_range: str = "unit",
+    batch_size: int = 32,
+    device: str = "cpu",
+    keeps: list[list] | None = None,
+    request: dict | None = None,
+) -> list[list[dict]]:
+    """evaluate_store for several trained heads of one readout (its seeds) at once: the store is read once
+    and each batch is given to every run's heads. Returns one list of rows per run, in order; `keeps`: one
+    list per run to append its predictions to."""
     reader = StoreReader(store_path, spec.taps, request=request)
     check_same_backbone(train_provenance, reader.provenance, str(store_path))
     maps = [target_tensor(t, output_size, stripe_range).numpy() for t in targets]
     map_ranks = [ranks(m) for m in maps]
     constant = [float(np.var(m, dtype=np.float64)) for m in maps]  # the best constant prediction's MSE
-    rows = []
+    rows = [[] for _ in runs]
     for start in range(0, reader.n_images, batch_size):
         stop = min(start + batch_size, reader.n_images)
-        with torch.no_grad():
-            small = heads(torch.from_numpy(reader.read(start, stop).astype(np.float32)).to(device))
-        preds = upsample(small, output_size).cpu().numpy()
-        if keep is not None:
-            keep.append(small.cpu().numpy())
-        for i in range(stop - start):
-            for k, t in enumerate(targets):
-                rows.append(
-                    {
-                        "image_set": reader.provenance["image_set"],
-                        "image": reader.image_names[start + i],
-                        "test_input": reader.test_inputs[start + i],
-                        "target": t,
-                        "spc": spearman(preds[i, k], maps[k], map_ranks[k]),
-                        "mae": mae(preds[i, k], maps[k]),
-                        "heldout_ratio": mse(preds[i, k], maps[k]) / constant[k],
-                    }
-                )
+        batch = torch.from_numpy(reader.read(start, stop).astype(np.float32)).to(device)
+        for r, heads in enumerate(runs):
+            with torch.no_grad():
+                small = heads(batch)
+            preds = upsample(small, output_size).cpu().numpy()
+            if keeps is not None:
+                keeps[r].append(small.cpu().numpy())
+            for i in range(stop - start):
+                for k, t in enumerate(targets):
+                    rows[r].append(
+                        {
+                            "image_set": reader.provenance["image_set"],
+                            "image": reader.image_names[start + i],
+                            "test_input": reader.test_inputs[start + i],
+                            "target": t,
+                            "spc": spearman(preds[i, k], maps[k], map_ranks[k]),
+                            "mae": mae(preds[i, k], maps[k]),
+                            "heldout_ratio": mse(preds[i, k], maps[k]) / constant[k],
+                        }
+                    )
     return rows
 
 
@@ -128,48 +162,84 @@ def evaluate_readout(
     requests: list[dict] | None = None,
 ) -> int:
     """Score saved heads on every test store; write one CSV row per image and target. Returns the row count.
+    One run of evaluate_readouts."""
+    return evaluate_readouts(
+        [heads_path],
+        test_stores,
+        [out_csv],
+        None if predictions_path is None else [predictions_path],
+        output_size=output_size,
+        stripe_range=stripe_range,
+        device=device,
+        requests=requests,
+    )[0]
+
+
+def evaluate_readouts(
+    heads_paths,
+    test_stores,
+    out_csvs,
+    predictions_paths=None,
+    *,
+    output_size: int,
+    stripe_range: str,
+    device="cpu",
+    requests: list[dict] | None = None,
+) -> list[int]:
+    """Score the saved heads of one readout's seeds on every test store (each store read once for all of
+    them); write one CSV per run, one row per image and target. Returns each CSV's row count.
 
     `output_size` and `stripe_range` must be those the heads were trained with (else the heads are stale).
-    With predictions_path, also save the readout-size predictions (float16 npz: image, test_input, image_set,
-    targets, pred (N, T, h, w)) for the figures. `requests` (one per test store, posenc.features.request):
-    what the config asks of each store; a store built otherwise is refused.
+    With predictions_paths, also save each run's readout-size predictions (float16 npz: image, test_input,
+    image_set, targets, pred (N, T, h, w)) for the figures. `requests` (one per test store,
+    posenc.features.request): what the config asks of each store; a store built otherwise is refused.
     """
     device = resolve_device(device)
-    heads, targets, spec, payload = load_heads(heads_path, device)
-    trained = {k: payload["train_config"][k] for k in ("output_size", "stripe_range")}
+    loaded = [load_heads(path, device) for path in heads_paths]
     asked = {"output_size": output_size, "stripe_range": stripe_range}
-    if trained != asked:
-        raise ActionableError(
-            f"readout {heads_path} was trained with {trained}, evaluation asks for {asked}: it is stale. "
-            f"Retrain it: {snakemake_command(str(heads_path), force=True)}"
-        )
-    rows, kept = [], []
+    for path, (_, _, _, payload) in zip(heads_paths, loaded, strict=True):
+        trained = {k: payload["train_config"][k] for k in ("output_size", "stripe_range")}
+        if trained != asked:
+            raise ActionableError(
+                f"readout {path} was trained with {trained}, evaluation asks for {asked}: it is stale. "
+                f"Retrain it: {snakemake_command(str(path), force=True)}"
+            )
+    first_spec, first_targets = loaded[0][2], loaded[0][1]
+    for path, (_, targets, spec, _) in zip(heads_paths, loaded, strict=True):
+        if spec != first_spec or targets != first_targets:
+            raise ValueError(f"{path} is not a seed of the readout of {heads_paths[0]}: evaluate it apart")
+    rows, kept = [[] for _ in loaded], [[] for _ in loaded]
     requests = list(requests) if requests is not None else [None] * len(test_stores)
     for store, request in zip(test_stores, requests, strict=True):
-        rows += evaluate_store(
-            heads,
-            targets,
-            spec,
+        found = evaluate_store_runs(
+            [heads for heads, *_ in loaded],
+            first_targets,
+            first_spec,
             store,
-            payload["store_provenance"],
+            loaded[0][3]["store_provenance"],
             output_size=output_size,
             stripe_range=stripe_range,
             device=device,
-            keep=kept,
+            keeps=kept,
             request=request,
         )
-    meta = run_columns(payload, spec)
-    frame = pd.DataFrame([{**meta, **r, **head_columns(payload, r["target"])} for r in rows])
-    if predictions_path is not None:
-        first = frame[frame["target"] == targets[0]]
-        with atomic_path(predictions_path) as tmp, open(tmp, "wb") as fh:
-            np.savez(
-                fh,
-                image=first["image"].to_numpy(str),
-                test_input=first["test_input"].to_numpy(str),
-                image_set=first["image_set"].to_numpy(str),
-                targets=np.array(targets, dtype=str),
-                pred=np.concatenate(kept).astype(np.float16),
-            )
-    atomic_write_text(out_csv, frame.to_csv(index=False, float_format="%.6g"))
-    return len(frame)
+        for r, run_rows in enumerate(found):
+            rows[r] += run_rows
+    counts = []
+    for r, (_, targets, spec, payload) in enumerate(loaded):
+        meta = run_columns(payload, spec)
+        frame = pd.DataFrame([{**meta, **row, **head_columns(payload, row["target"])} for row in rows[r]])
+        if predictions_paths is not None:
+            first = frame[frame["target"] == targets[0]]
+            with atomic_path(predictions_paths[r]) as tmp, open(tmp, "wb") as fh:
+                np.savez(
+                    fh,
+                    image=first["image"].to_numpy(str),
+                    test_input=first["test_input"].to_numpy(str),
+                    image_set=first["image_set"].to_numpy(str),
+                    targets=np.array(targets, dtype=str),
+                    pred=np.concatenate(kept[r]).astype(np.float16),
+                )
+        atomic_write_text(out_csvs[r], frame.to_csv(index=False, float_format="%.6g"))
+        counts.append(len(frame))
+    return counts

@@ -7,6 +7,8 @@ so the result equals training them one by one (up to float rounding).
 
 from __future__ import annotations
 
+import hashlib
+import json
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -16,7 +18,7 @@ import torch
 from tqdm import tqdm
 
 from posenc.config import schema_defaults, schema_property
-from posenc.features.store import StoreReader
+from posenc.features.store import StoreReader, content_digest
 from posenc.io import atomic_path, crash_point
 from posenc.plan import ReadoutSpec
 from posenc.probe.readout import PosENet, UpsampledMSE, build_heads
@@ -84,6 +86,7 @@ class BatchSource:
     def __init__(self, reader: StoreReader, batch_size: int, buffer: int, device="cpu"):
         self.reader, self.batch_size = reader, batch_size
         self.buffer = max(buffer, batch_size, reader.chunk)
+        self.statistics = None  # per-channel (mean, std), once asked for (channel_statistics)
         self.kept = _read_kept(reader) if reader.n_images <= self.buffer else None
         size = reader.arrays[0].shape[-1]
         shape = (batch_size, size, size, reader.channels)
@@ -149,7 +152,13 @@ LEARNED_RATIO = (
 
 def channel_statistics(source: BatchSource) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and standard deviation of a store (float32 per chunk, float64 across chunks), from the
-    images a BatchSource keeps in memory, else by one pass over the store."""
+    images a BatchSource keeps in memory, else by one pass over the store; computed once per source."""
+    if source.statistics is None:
+        source.statistics = _channel_statistics(source)
+    return source.statistics
+
+
+def _channel_statistics(source: BatchSource) -> tuple[torch.Tensor, torch.Tensor]:
     if source.kept is not None:
         blocks = [source.kept[i : i + 64].float() for i in range(0, len(source.kept), 64)]  # (n, y, x, c)
     else:
@@ -171,6 +180,13 @@ def constant_losses(targets, cfg: TrainConfig) -> torch.Tensor:
     return target_stack(targets, cfg.output_size, cfg.stripe_range).double().var(dim=(1, 2), unbiased=False)
 
 
+def open_source(store_path, spec: ReadoutSpec, cfg: TrainConfig, device="cpu", **check) -> BatchSource:
+    """The store's taps for this readout as a BatchSource (a kept store is read here, once). `check`: the
+    `expect` and `request` StoreReader refuses a store by."""
+    reader = StoreReader(store_path, spec.taps, **check)
+    return BatchSource(reader, cfg.batch_size, cfg.shuffle_buffer, torch.device(device))
+
+
 def train_heads(
     store_path,
     spec: ReadoutSpec,
@@ -181,18 +197,21 @@ def train_heads(
     progress: bool = True,
     expect: dict | None = None,
     request: dict | None = None,
+    source: BatchSource | None = None,
 ):
     """Train one head per target on the store; return (heads, history, store provenance).
 
     Heads are packed in one PosENet and the loss is the sum of their own losses: each head's gradient comes
     from its own loss only, and SGD (momentum, weight decay) acts element-wise, so each head trains as alone.
     The history holds the mean loss of every epoch and the loss of every step, per target. `expect` and
-    `request` are passed to StoreReader (a store built otherwise is refused).
+    `request` are passed to StoreReader (a store built otherwise is refused). `source`: the store already
+    opened by open_source with the same spec, batch and buffer (several seeds read it once).
     """
-    reader = StoreReader(store_path, spec.taps, expect=expect, request=request)
     dev = torch.device(device)
     targets = list(targets)
-    source = BatchSource(reader, cfg.batch_size, cfg.shuffle_buffer, dev)
+    if source is None:
+        source = open_source(store_path, spec, cfg, dev, expect=expect, request=request)
+    reader = source.reader
     heads = build_heads(reader.channels, spec, seed, targets, input_norm=cfg.input_norm != "none")
     if heads.input_norm is not None:
         mean, std = channel_statistics(source)
@@ -248,8 +267,12 @@ def train_heads(
     return heads, history, reader.provenance
 
 
-def save_heads(path, heads: PosENet, targets, cfg: TrainConfig, seed: int, history, provenance: dict) -> None:
+def save_heads(
+    path, heads: PosENet, targets, cfg: TrainConfig, seed: int, history, provenance: dict, trained_from=None
+) -> None:
+    """`trained_from`: {key, store_digest} (readout_key), what a later job compares to keep this readout."""
     payload = {
+        **(trained_from or {}),
         "readout": asdict(heads.spec),
         "in_channels": heads.in_channels,
         "targets": list(targets),
@@ -276,6 +299,99 @@ def load_heads(path, device: str = "cpu"):
     return heads.to(device).eval(), payload["targets"], spec, payload
 
 
+def readout_key(
+    spec: ReadoutSpec, targets, cfg: TrainConfig, seed: int, device, store_digest: str, code=""
+) -> str:
+    """What a readout's numbers depend on, hashed: the readout, its targets, every training setting, the seed,
+    the device, the store's content (content_digest), the training code's fingerprint and the versions of
+    torch and numpy. Two runs with the same key train the same heads."""
+    record = {
+        "readout": spec.id,
+        "targets": list(targets),
+        "training": asdict(cfg),
+        "seed": int(seed),
+        "device": str(device),
+        "store": store_digest,
+        "code": code,
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+    }
+    return hashlib.sha256(json.dumps(record, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+
+def trained_key(path) -> str | None:
+    """The key an existing readout file was trained with (None: no file, an unreadable one, or no key)."""
+    try:
+        payload = torch.load(Path(path), map_location="cpu", weights_only=False)
+    except FileNotFoundError:
+        return None
+    except Exception as exc:  # a damaged file is retrained, and said so
+        print(f"posenc: {path} cannot be read ({type(exc).__name__}): it is retrained", file=sys.stderr)
+        return None
+    return payload.get("key") if isinstance(payload, dict) else None
+
+
+def _say_verdicts(history) -> None:
+    for target, ratio in history["final_loss_ratio"].items():
+        verdict = (
+            "learned"
+            if ratio < LEARNED_RATIO
+            else f"DID NOT LEARN (>= {LEARNED_RATIO}): flagged in the tables"
+        )
+        print(
+            f"head {target}: final loss {ratio:.3f} x the constant prediction's: {verdict}", file=sys.stderr
+        )
+
+
+def train_readouts(
+    store_path,
+    out_paths,
+    spec: ReadoutSpec,
+    targets,
+    cfg: TrainConfig,
+    seeds,
+    device: str = "auto",
+    progress: bool = True,
+    request: dict | None = None,
+    code: str = "",
+) -> dict[int, dict]:
+    """Train the heads of all targets once per seed on one store, in one process, and save each seed's to its
+    path (`out_paths`, in the order of `seeds`); return {seed: each head's final loss ratio} of those trained.
+
+    The store is opened once (a kept store is read once for all seeds). A seed whose file exists and was
+    trained with the same key (readout_key: same settings, store content, code and versions) is kept as it
+    is, so a job rerun for a changed seed count trains only the new seeds. With `request`
+    (posenc.features.request), a store built for other settings than the config's is refused.
+    """
+    seeds, out_paths = [int(s) for s in seeds], list(out_paths)
+    if len(seeds) != len(out_paths):
+        raise ValueError(f"{len(seeds)} seeds but {len(out_paths)} output paths")
+    dev = resolve_device(device)
+    StoreReader(store_path, spec.taps, request=request)  # refuse a store built otherwise before anything else
+    digest = content_digest(store_path)
+    source, ratios = None, {}
+    for seed, out in zip(seeds, out_paths):
+        key = readout_key(spec, targets, cfg, seed, dev, digest, code)
+        if trained_key(out) == key:
+            print(
+                f"seed {seed}: {out} was trained on this store with these settings (key {key}): kept",
+                file=sys.stderr,
+            )
+            continue
+        if source is None:
+            source = open_source(store_path, spec, cfg, dev, request=request)
+        heads, history, provenance = train_heads(
+            store_path, spec, targets, cfg, seed, dev, progress, source=source
+        )
+        save_heads(
+            out, heads.cpu(), targets, cfg, seed, history, provenance, {"key": key, "store_digest": digest}
+        )
+        print(f"seed {seed}: trained (key {key})", file=sys.stderr)
+        _say_verdicts(history)
+        ratios[seed] = history["final_loss_ratio"]
+    return ratios
+
+
 def train_readout(
     store_path,
     out_path,
@@ -287,21 +403,10 @@ def train_readout(
     progress: bool = True,
     request: dict | None = None,
 ) -> dict:
-    """Train the heads of all targets on a store and save them; return each head's final loss ratio.
-
-    With `request` (posenc.features.request), a store built for other settings than the config's is refused."""
-    dev = resolve_device(device)
-    heads, history, provenance = train_heads(
-        store_path, spec, targets, cfg, seed, dev, progress, request=request
+    """Train the heads of all targets on a store and save them; return each head's final loss ratio (one seed
+    of train_readouts, which it is; a current file is kept)."""
+    trained = train_readouts(store_path, [out_path], spec, targets, cfg, [seed], device, progress, request)
+    return (
+        trained.get(int(seed))
+        or torch.load(Path(out_path), weights_only=False)["history"]["final_loss_ratio"]
     )
-    save_heads(out_path, heads.cpu(), targets, cfg, seed, history, provenance)
-    for target, ratio in history["final_loss_ratio"].items():
-        verdict = (
-            "learned"
-            if ratio < LEARNED_RATIO
-            else f"DID NOT LEARN (>= {LEARNED_RATIO}): flagged in the tables"
-        )
-        print(
-            f"head {target}: final loss {ratio:.3f} x the constant prediction's: {verdict}", file=sys.stderr
-        )
-    return history["final_loss_ratio"]

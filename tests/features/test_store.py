@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 import xarray as xr
@@ -7,7 +9,9 @@ from posenc.features.store import (
     StoreReader,
     StoreWriter,
     check_provenance,
+    damaged_chunks,
     describe_store,
+    missing_chunks,
     read_provenance,
 )
 
@@ -165,3 +169,55 @@ def test_describe_store_lists_taps_and_ratio(tmp_path):
     assert (
         "low" in text and "(10, 3, 4, 4)" in text and "compression ratio" in text and "weights_sha256" in text
     )
+
+
+# ---- stores that prove their content ----
+def _chunk_file(store, tap, k):
+    return store / tap / "c" / str(k) / "0" / "0" / "0"
+
+
+def test_a_chunk_equal_to_the_fill_value_is_written_and_every_chunk_carries_a_checksum(tmp_path):
+    store = tmp_path / "s.zarr"
+    names = [f"img{i}" for i in range(8)]
+    with StoreWriter(store, TAPS, names, provenance(), size=4, chunk_mb=(3 * 4 * 4 * 2) * 4 / 2**20) as w:
+        w.append({"low": np.zeros((8, 2, 4, 4), np.float32), "high": np.zeros((8, 3, 4, 4), np.float32)})
+    assert all(_chunk_file(store, tap, k).is_file() for tap in ("low", "high") for k in (0, 1))
+    codecs = [c["name"] for c in json.loads((store / "low" / "zarr.json").read_text())["codecs"]]
+    assert codecs[-1] == "crc32c"
+    assert missing_chunks(store) == [] and damaged_chunks(store) == []
+
+
+def test_a_lost_chunk_file_is_refused_when_opened_never_read_as_zeros(tmp_path):
+    store = tmp_path / "s.zarr"
+    write(store)
+    _chunk_file(store, "high", 1).unlink()
+    assert missing_chunks(store) == ["high chunk 1 (images 4..7)"]
+    with pytest.raises(StoreError, match=r"lost chunk files \(high chunk 1 \(images 4\.\.7\)\).*rebuild"):
+        StoreReader(store, taps=["low"])  # whichever taps a reader asks for: the store is not whole
+
+
+@pytest.mark.parametrize("where", ["middle", "header"])
+def test_a_flipped_byte_is_an_error_naming_the_store_tap_chunk_and_images(tmp_path, where):
+    store = tmp_path / "s.zarr"
+    write(store)
+    chunk = _chunk_file(store, "low", 2)
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2 if where == "middle" else 2] ^= 0xFF
+    chunk.write_bytes(bytes(data))
+    reader = StoreReader(store)
+    np.testing.assert_array_equal(reader.read(0, 8)[:, :2], features(8)["low"])  # the other chunks read
+    with pytest.raises(StoreError) as err:
+        reader.read(4, 10)
+    assert f"feature store {store}: tap low, chunk 2 (images 8..9: img8 ... img9)" in str(err.value)
+    assert "rebuild the store" in str(err.value)
+    assert damaged_chunks(store)[0].startswith("low chunk 2 (images 8..9): ")
+
+
+def test_a_store_of_the_older_format_is_refused_with_the_rebuild(tmp_path):
+    store = tmp_path / "s.zarr"
+    write(store)
+    meta = json.loads((store / "zarr.json").read_text())
+    meta["attributes"]["posenc"]["store_format"] = 1
+    (store / "zarr.json").write_text(json.dumps(meta))
+    with pytest.raises(StoreError, match="older posenc .*without chunk checksums"):
+        StoreReader(store)

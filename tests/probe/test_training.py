@@ -1,11 +1,22 @@
+import os
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from posenc.features.store import StoreReader, StoreWriter
 from posenc.plan import ReadoutSpec
-from posenc.probe.evaluate import evaluate_store
-from posenc.probe.training import BatchSource, TrainConfig, load_heads, save_heads, train_heads
+from posenc.probe.evaluate import evaluate_readout, evaluate_readouts, evaluate_store
+from posenc.probe.training import (
+    BatchSource,
+    TrainConfig,
+    load_heads,
+    save_heads,
+    train_heads,
+    train_readout,
+    train_readouts,
+)
 
 
 def make_store(path, n, kind="coords", seed=0, size=28):
@@ -210,3 +221,84 @@ def test_heldout_ratio_is_one_for_a_constant_and_near_zero_for_the_target(tmp_pa
     rows = evaluate_store(_Fixed(exact), ["H", "HS"], spec, store, prov)
     by_target = {t: max(r["heldout_ratio"] for r in rows if r["target"] == t) for t in ("H", "HS")}
     assert by_target["H"] < 1e-3 and by_target["HS"] < 1e-2  # only the upsampling's rounding is left
+
+
+# ---- one job per readout: every seed trained and scored together ----
+CFG = TrainConfig(steps=12, lr_milestones=(8,), batch_size=4)
+
+
+def _weights(path):
+    return torch.load(path, weights_only=False)["state_dict"]
+
+
+def _same(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_seeds_trained_together_equal_seeds_trained_alone(tmp_path):
+    store = make_store(tmp_path / "train.zarr", 12, "coords")
+    together = [tmp_path / f"together{s}.pt" for s in (0, 1, 2)]
+    train_readouts(store, together, ReadoutSpec(), ["H", "G"], CFG, [0, 1, 2], "cpu", progress=False)
+    for seed, path in zip((0, 1, 2), together, strict=True):
+        alone = tmp_path / f"alone{seed}.pt"
+        train_readout(store, alone, ReadoutSpec(), ["H", "G"], CFG, seed, "cpu", progress=False)
+        assert _same(_weights(path), _weights(alone))
+    assert not _same(_weights(together[0]), _weights(together[1]))  # the seeds do differ
+
+
+def test_a_current_seed_is_kept_and_a_changed_store_or_setting_retrains(tmp_path, capsys):
+    store = make_store(tmp_path / "train.zarr", 12, "coords")
+    outs = [tmp_path / f"seed{s}.pt" for s in (0, 1, 2)]
+    train_readouts(store, outs[:2], ReadoutSpec(), ["H"], CFG, [0, 1], "cpu", progress=False)
+    stamps = [os.stat(p).st_mtime_ns for p in outs[:2]]
+    # one more seed: only it is trained
+    trained = train_readouts(store, outs, ReadoutSpec(), ["H"], CFG, [0, 1, 2], "cpu", progress=False)
+    assert list(trained) == [2]
+    assert [os.stat(p).st_mtime_ns for p in outs[:2]] == stamps
+    assert capsys.readouterr().err.count(": kept") == 2
+    # another training setting, another code fingerprint: every seed again
+    other = TrainConfig(steps=12, lr_milestones=(8,), batch_size=4, lr=CFG.lr / 2)
+    assert list(
+        train_readouts(store, outs, ReadoutSpec(), ["H"], other, [0, 1, 2], "cpu", progress=False)
+    ) == [
+        0,
+        1,
+        2,
+    ]
+    assert list(
+        train_readouts(store, outs, ReadoutSpec(), ["H"], other, [0, 1, 2], "cpu", progress=False, code="x")
+    ) == [0, 1, 2]
+    # the store rebuilt with other content (same provenance, same image names): every seed again
+    make_store(tmp_path / "train.zarr", 12, "coords", seed=7)
+    retrained = train_readouts(
+        store, outs, ReadoutSpec(), ["H"], other, [0, 1, 2], "cpu", progress=False, code="x"
+    )
+    assert list(retrained) == [0, 1, 2]
+    payload = torch.load(outs[0], weights_only=False)
+    assert len(payload["store_digest"]) == 64 and len(payload["key"]) == 16
+    # a damaged file is said so and retrained
+    outs[1].write_bytes(b"not a readout")
+    trained = train_readouts(
+        store, outs, ReadoutSpec(), ["H"], other, [0, 1, 2], "cpu", progress=False, code="x"
+    )
+    assert list(trained) == [1] and "cannot be read" in capsys.readouterr().err
+
+
+def test_seeds_scored_together_equal_seeds_scored_alone(tmp_path):
+    train = make_store(tmp_path / "train.zarr", 12, "coords")
+    tests = [
+        make_store(tmp_path / "a.zarr", 5, "coords", seed=1),
+        make_store(tmp_path / "b.zarr", 3, "coords", seed=2),
+    ]
+    readouts = [tmp_path / f"r{s}.pt" for s in (0, 1)]
+    train_readouts(train, readouts, ReadoutSpec(), ["H", "HS"], CFG, [0, 1], "cpu", progress=False)
+    kwargs = {"output_size": 224, "stripe_range": "unit"}
+    together = [tmp_path / f"t{s}.csv" for s in (0, 1)]
+    predictions = [tmp_path / f"t{s}.npz" for s in (0, 1)]
+    assert evaluate_readouts(readouts, tests, together, predictions, **kwargs) == [(5 + 3) * 2] * 2
+    for seed in (0, 1):
+        alone = tmp_path / f"alone{seed}.csv"
+        evaluate_readout(readouts[seed], tests, alone, tmp_path / f"alone{seed}.npz", **kwargs)
+        assert together[seed].read_text() == alone.read_text()
+        assert set(pd.read_csv(alone)["seed"]) == {seed}
+    assert together[0].read_text() != together[1].read_text()

@@ -181,3 +181,35 @@ def test_an_image_edited_in_place_rebuilds_its_set_and_verify_sees_it_first(faul
     assert verify(faulty)[0] == 0
     os.utime(image)  # touched only: nothing to do
     assert "Nothing to be done" in run(faulty, "-n", TABLE)[1]
+
+
+def test_a_damaged_or_lost_chunk_is_named_by_verify_and_refused_by_the_jobs(tmp_path):
+    workdir = new_workdir(tmp_path / "damaged")
+    assert run(workdir, TABLE)[0] == 0
+    assert verify(workdir)[0] == 0
+    train = workdir / "results/features/vgg16_random/train.zarr"
+    chunk = train / "relu5_3" / "c" / "1" / "0" / "0" / "0"
+    data = bytearray(chunk.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # inside the compressed data: without a checksum it would decode
+    chunk.write_bytes(bytes(data))
+    rc, out = verify(workdir)  # the readout was trained on other content than the store holds now
+    assert rc == 1 and "trained on other content than results/features/vgg16_random/train.zarr" in out, out
+    proc = subprocess.run(
+        [sys.executable, "-m", "posenc.cli", "verify", str(workdir), "--deep"],
+        capture_output=True,
+        text=True,
+        env=ENV,
+    )
+    assert proc.returncode == 1 and "1 chunk(s) damaged: relu5_3 chunk 1 (images" in proc.stdout, proc.stdout
+    rc, out = run(workdir, TABLE, "--forcerun", "train_readout")
+    assert (
+        rc != 0 and "tap relu5_3, chunk 1" in out and "cannot be read" in out and "rebuild the store" in out
+    )
+    # a lost chunk of a test store: refused when opened, never read as zeros
+    test = workdir / "results/features/vgg16_random/natural.zarr"
+    lost = sorted(p for p in (test / "relu1_2" / "c").rglob("*") if p.is_file())[0]
+    lost.unlink()
+    rc, out = verify(workdir)
+    assert rc == 1 and "chunk(s) lost: relu1_2 chunk 0" in out
+    rc, out = run(workdir, TABLE, "--forcerun", "evaluate_readout")
+    assert rc != 0 and "has lost chunk files (relu1_2 chunk 0" in out

@@ -205,7 +205,7 @@ def evaluate_mem_mb(wildcards, input):
 def evaluate_inputs(wildcards):
     sets = config["test_sets"]
     return {
-        "readout": paths.readout(wildcards.backbone, wildcards.readout, wildcards.seed),
+        "readouts": [paths.readout(wildcards.backbone, wildcards.readout, s) for s in plan.seed_list(config)],
         "stores": [paths.store(wildcards.backbone, s) for s in sets],
         "manifests": [paths.manifest(s) for s in sets],
         **weight_inputs(wildcards.backbone),
