@@ -170,9 +170,13 @@ def pixels_only(wildcards):
 
 
 def extract_threads(wildcards):
-    # a backbone forward pass takes every core (one extraction at a time; the job uses at most the
-    # CPUs it finds); raw pixels need one. On a cluster (no local core count) profiles set the threads.
-    return 1 if pixels_only(wildcards) else min(workflow.cores or 1, 64)
+    # a backbone forward pass takes the CPUs of the machine (at most --cores): with `--cores 8` on a 2-core
+    # machine, readouts of finished stores run beside it instead of waiting for a whole machine; raw pixels
+    # need one. On a cluster (no local core count) profiles set the threads.
+    if pixels_only(wildcards):
+        return 1
+    here = len(os.sched_getaffinity(0)) if workflow.local_exec else 64
+    return min(workflow.cores or 1, here, 64)
 
 
 def extract_gpus(wildcards):
