@@ -9,7 +9,6 @@ tables, figures) is in posenc.plan.
 from __future__ import annotations
 
 import copy
-from functools import cache
 from pathlib import Path
 
 import yaml
@@ -20,8 +19,7 @@ from posenc.features.registry import ARCHS, get_arch, is_known_arch, min_unpadde
 from posenc.images.packages import catalog
 from posenc.io import parse_checksum
 from posenc.plan import analysis_test_set, has_masks, row_readout, synthetic_test_sets
-
-SCHEMA_PATH = Path(__file__).resolve().parent / "config.schema.yaml"
+from posenc.schema import SCHEMA_PATH, load_schema, schema_defaults, schema_property  # noqa: F401 (the config's API)
 
 
 class ConfigError(ActionableError, ValueError):
@@ -42,28 +40,6 @@ def _with_defaults(cls):
 
 
 DefaultingValidator = _with_defaults(Draft7Validator)
-
-
-@cache
-def _schema(path: str) -> dict:
-    with open(path) as fh:
-        return yaml.safe_load(fh)
-
-
-def load_schema(path=SCHEMA_PATH) -> dict:
-    """The schema as a fresh dictionary (callers may change it)."""
-    return copy.deepcopy(_schema(str(path)))
-
-
-def schema_property(key: str) -> dict:
-    """The schema of one top-level key (its type, default and description)."""
-    return copy.deepcopy(_schema(str(SCHEMA_PATH))["properties"][key])
-
-
-def schema_defaults(section: str) -> dict:
-    """{key: default} of a top-level section of the schema (e.g. "training"): what dataclasses default to."""
-    properties = _schema(str(SCHEMA_PATH))["properties"][section].get("properties", {})
-    return {key: copy.deepcopy(sub["default"]) for key, sub in properties.items() if "default" in sub}
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):
@@ -170,12 +146,15 @@ def _shared_packages(config: dict) -> list[str]:
     # a test set drawn from a package the training set uses would score photos of the same content
     sets, train = config["image_sets"], config["image_sets"].get(config["train_set"], {})
     problems = []
+    if config.get("allow_shared_photos"):
+        return problems
     for test in config["test_sets"]:
         shared = set(train.get("packages", [])) & set(sets.get(test, {}).get("packages", []))
         if shared and train.get("source") == "packages" and sets[test].get("source") == "packages":
             problems.append(
                 f"config key `image_sets.{test}.packages`: {', '.join(sorted(shared))} also feed the training "
-                f"set {config['train_set']!r}; test on packages the training set does not use"
+                f"set {config['train_set']!r}; test on packages the training set does not use (or set "
+                f"allow_shared_photos: true)"
             )
     return problems
 

@@ -10,9 +10,12 @@ readout and metric.
 
 from __future__ import annotations
 
+import fcntl
+import os
 import re
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -107,6 +110,34 @@ def probe(arch: str, weights: str, images=None, out=None, cores: int = 2, seeds:
     """Write the probe's config into its folder, run the workflow there and print the table."""
     folder = Path(out or Path("runs") / run_name(arch, weights)).resolve()
     folder.mkdir(parents=True, exist_ok=True)
+    with _probe_lock(folder):  # before anything is written: two probes into one folder cannot mix
+        return _probe(arch, weights, images, folder, cores, seeds)
+
+
+@contextmanager
+def _probe_lock(folder: Path):
+    """Hold an exclusive lock on the run folder for the whole probe; a second probe there is refused."""
+    with open(folder / ".posenc-probe.lock", "a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise ActionableError(
+                f"another posenc probe is running in {folder} ({holder}): wait for it to finish, or give this "
+                f"one another --out"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _probe(arch: str, weights: str, images, folder: Path, cores: int, seeds: int) -> int:
     config = probe_config(arch, weights, folder, images, seeds)
     (folder / "config").mkdir(exist_ok=True)
     config_file = folder / "config" / "probe.yaml"

@@ -70,8 +70,10 @@ def file_system_problem(err: BaseException) -> str | None:
     while err is not None and id(err) not in seen:
         seen.add(id(err))
         if isinstance(err, OSError) and err.errno in _FILE_SYSTEM_ADVICE:
-            where = err.filename or "the results folder"
-            advice = _FILE_SYSTEM_ADVICE[err.errno].format(where=os.path.dirname(str(where)) or where)
+            # a write deep in a library may not say which file: the job writes under results/ here
+            where = err.filename or os.path.abspath("results")
+            folder = os.path.dirname(str(where)) if err.filename else where
+            advice = _FILE_SYSTEM_ADVICE[err.errno].format(where=folder or where)
             return f"{err.strerror or os.strerror(err.errno)} writing {where}: {advice}"
         err = err.__cause__ or err.__context__
     return None

@@ -6,7 +6,8 @@ stamp of its settings (with the fingerprint of its code) as an input. The stamp 
 plans the jobs and rewritten only when the settings differ from the recorded ones: a change reruns the job
 and everything after it even after `rm -rf .snakemake` or with `--rerun-triggers mtime`.
 
-A stamp written for the first time is dated 1970, so that adopting stamps (or deleting results/.stamps)
+A dry run writes no stamp under results/ (the changed ones go to a temporary folder). A stamp written for
+the first time is dated 1970, so that adopting stamps (or deleting results/.stamps)
 reruns nothing by itself. Where a rule can tell that its existing output no longer fits (a feature store
 records the request it was built for; a manifest the hashes of its files), the stamp gets a new `rebuild`
 mark instead, new or not, and the job reruns. (Only new content does it: Snakemake skips a newer input
@@ -19,9 +20,11 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from pathlib import Path
 
+from posenc import __version__
 from posenc.io import atomic_write_text
 
 STAMPS = "results/.stamps"
@@ -33,7 +36,11 @@ def stamp_path(rule: str, *keys) -> str:
 
 
 def stamp_text(settings: dict, rebuild: int | None = None) -> str:
-    body = {"settings": settings} if rebuild is None else {"settings": settings, "rebuild": rebuild}
+    """The stamp file: the settings (compared), the posenc version that wrote it (a record: code changes
+    rerun jobs through the code fingerprints in the settings) and the rebuild mark, if any."""
+    body = {"settings": settings, "posenc_version": __version__}
+    if rebuild is not None:
+        body["rebuild"] = rebuild
     return json.dumps(body, sort_keys=True, indent=1, default=str) + "\n"
 
 
@@ -47,12 +54,14 @@ def recorded_settings(path):
         return ...  # unreadable: differs from any settings
 
 
-def write_stamp(path, settings: dict, output_current=None) -> str:
+def write_stamp(path, settings: dict, output_current=None, dry_run: bool = False) -> str:
     """Record `settings` at `path` unless it already holds them; return the path (a rule input).
 
     `output_current`: a function telling whether the job's existing output still fits; when it says no, the
     stamp is rewritten with a new rebuild mark (the job reruns) even if the settings are those recorded. A new
-    stamp is otherwise dated 1970."""
+    stamp is otherwise dated 1970. With `dry_run` (snakemake -n) nothing is written under results/: a stamp
+    that would change is written to a temporary folder instead, and that path returned, so that the dry run
+    plans the same reruns as the real one."""
     path = Path(path)
     settings = json.loads(json.dumps(settings, default=str))  # as the file will hold them
     recorded = recorded_settings(path)
@@ -60,7 +69,14 @@ def write_stamp(path, settings: dict, output_current=None) -> str:
     current = output_current() if output_current is not None and (same or first) else True
     if same and current:
         return str(path)
-    atomic_write_text(path, stamp_text(settings, None if current else time.time_ns()))
+    target = dry_run_path(path) if dry_run else path
+    atomic_write_text(target, stamp_text(settings, None if current else time.time_ns()))
     if first and current:
-        os.utime(path, (0, 0))
-    return str(path)
+        os.utime(target, (0, 0))
+    return str(target)
+
+
+def dry_run_path(path) -> Path:
+    """Where a dry run writes the stamp that would change at `path` (outside the results folder)."""
+    path = Path(path).resolve()
+    return Path(tempfile.gettempdir(), f"posenc-dry-run-{os.getuid()}", *path.parts[1:])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import io
+import json
 import tarfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from posenc.features.weights import load_trunk
 from posenc.features.wheels import HED, verify_weights
 from posenc.images.download import fetch_dataset
 from posenc.images.sets import build_image_set
-from tests.conftest import ROOT
+from tests.helpers import ROOT, bomb_png, write
 
 DEFAULT = load_config(ROOT / "config" / "config.yaml")
 
@@ -43,7 +44,7 @@ class Case:
 def image_folder(tmp: Path, name: str, data: bytes | None = None, image=None) -> Path:
     folder = tmp / "imgs"
     folder.mkdir(exist_ok=True)
-    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(folder / "good.png")
+    Image.fromarray(np.zeros((80, 80, 3), np.uint8)).save(folder / "good.png")  # above min_size
     if image is not None:
         image.save(folder / name)
     else:
@@ -59,9 +60,9 @@ def folder_set(name, data=None, image=None):
     return run
 
 
-def png_bytes():
+def png_bytes(size=80):
     buf = io.BytesIO()
-    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save(buf, format="PNG")
+    Image.fromarray(np.zeros((size, size, 3), np.uint8)).save(buf, format="PNG")
     return buf.getvalue()
 
 
@@ -71,8 +72,29 @@ def jpeg_bytes():
     return buf.getvalue()
 
 
+def small_image_refused(tmp):
+    folder = image_folder(tmp, "tiny.png", image=Image.fromarray(np.zeros((10, 10, 3), np.uint8)))
+    build_image_set(
+        "mine", {"source": "folder", "path": str(folder), "small_images": "refuse"}, tmp / "m.json"
+    )
+
+
 IMAGE_FIX = "skip_unreadable: true"
 IMAGE_CASES = [
+    Case(
+        "decompression bomb",
+        folder_set("bomb.png", bomb_png()),
+        "{tmp}/imgs/bomb.png: it declares 20000x20000 = 400,000,000 pixels",
+        "raise max_pixels",
+        ["m.json"],
+    ),
+    Case(
+        "image under min_size, refused",
+        small_image_refused,
+        "{tmp}/imgs/tiny.png is 10x10 pixels, under the set's min_size of 64",
+        "lower image_sets.mine.min_size, or set image_sets.mine.small_images: skip",
+        ["m.json"],
+    ),
     Case("empty file", folder_set("bad.png", b""), "{tmp}/imgs/bad.png", IMAGE_FIX, ["m.json"]),
     Case(
         "truncated png", folder_set("bad.png", png_bytes()[:40]), "{tmp}/imgs/bad.png", IMAGE_FIX, ["m.json"]
@@ -135,7 +157,7 @@ def wrong_count(tmp):
 def missing_mask(tmp):
     folder = image_folder(tmp, "b.png", png_bytes())
     (tmp / "masks").mkdir()
-    Image.fromarray(np.zeros((16, 16), np.uint8)).save(tmp / "masks" / "good.png")
+    Image.fromarray(np.zeros((80, 80), np.uint8)).save(tmp / "masks" / "good.png")
     entry = {"source": "folder", "path": str(folder), "masks": str(tmp / "masks")}
     build_image_set("mine", entry, tmp / "m.json")
 
@@ -400,16 +422,99 @@ def incomplete(tmp):
     StoreReader(tmp / "s.zarr")
 
 
+def damaged_store(where):
+    def run(tmp):
+        write(tmp / "s.zarr")
+        chunk = tmp / "s.zarr" / "low" / "c" / "1" / "0" / "0" / "0"
+        data = bytearray(chunk.read_bytes())
+        data[len(data) // 2 if where == "payload" else 1] ^= 0xFF
+        chunk.write_bytes(bytes(data))
+        StoreReader(tmp / "s.zarr").read(0, 10)
+
+    return run
+
+
+def lost_chunk(tmp):
+    write(tmp / "s.zarr")
+    (tmp / "s.zarr" / "high" / "c" / "2" / "0" / "0" / "0").unlink()
+    StoreReader(tmp / "s.zarr")
+
+
+def older_store(tmp):
+    write(tmp / "s.zarr")
+    meta = json.loads((tmp / "s.zarr" / "zarr.json").read_text())
+    meta["attributes"]["posenc"]["store_format"] = 1
+    (tmp / "s.zarr" / "zarr.json").write_text(json.dumps(meta))
+    StoreReader(tmp / "s.zarr")
+
+
+STORE_FIX = "rebuild the store: snakemake --cores all --force {tmp}/s.zarr"
 STORE_CASES = [
     Case("activations beyond float16", overflow, "reaches 1e+08", "features.dtype: float32", ["s.zarr"]),
     Case("incomplete store", incomplete, "is incomplete", "snakemake --cores all --force {tmp}/s.zarr"),
+    Case(
+        "flipped byte in a chunk's data", damaged_store("payload"), "tap low, chunk 1 (images 4..7", STORE_FIX
+    ),
+    Case(
+        "flipped byte in a chunk's header",
+        damaged_store("header"),
+        "tap low, chunk 1 (images 4..7",
+        STORE_FIX,
+    ),
+    Case("lost chunk file", lost_chunk, "lost chunk files (high chunk 2 (images 8..9))", STORE_FIX),
+    Case("store of an older format", older_store, "written by an older posenc", STORE_FIX),
 ]
 
-CASES = IMAGE_CASES + SET_CASES + CONFIG_CASES + WEIGHT_CASES + DATASET_CASES + STORE_CASES
+
+# ---- splits and set rules ------------------------------------------------------------------------------
+def shared_photos(tmp):
+    from posenc.images.embedded import build_embedded
+    from posenc.images.manifest import write_manifest
+    from posenc.images.sets import check_disjoint
+
+    write_manifest("train", build_embedded("test", 3, tmp / "a"), tmp / "train.json")
+    write_manifest("natural", build_embedded("test", 3, tmp / "b"), tmp / "natural.json")
+    check_disjoint(tmp / "train.json", [tmp / "natural.json"])
+
+
+SPLIT_CASES = [
+    Case(
+        "test set holding training photos",
+        shared_photos,
+        "test set 'natural' holds 3 of its 3 images also in the training set 'train'",
+        "set allow_shared_photos: true",
+    ),
+    Case(
+        "unknown duplicates rule",
+        config_with(set_key("image_sets", "train", "duplicates", "merge")),
+        "`image_sets.train.duplicates`",
+        "drop",
+    ),
+    Case(
+        "negative min_size",
+        config_with(set_key("image_sets", "train", "min_size", -1)),
+        "`image_sets.train.min_size`",
+        "minimum of 0",
+    ),
+    Case(
+        "max_pixels of zero",
+        config_with(set_key("image_sets", "natural", "max_pixels", 0)),
+        "`image_sets.natural.max_pixels`",
+        "minimum of 1",
+    ),
+    Case(
+        "allow_shared_photos as a word",
+        config_with(set_key("allow_shared_photos", "yes")),
+        "`allow_shared_photos`",
+        "set a valid value",
+    ),
+]
+
+CASES = IMAGE_CASES + SET_CASES + CONFIG_CASES + WEIGHT_CASES + DATASET_CASES + STORE_CASES + SPLIT_CASES
 
 
 def test_the_catalogue_is_large():
-    assert len(CASES) >= 30
+    assert len(CASES) >= 50
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

@@ -2,7 +2,7 @@ import subprocess
 import sys
 
 from posenc.cli import main
-from tests.features.test_store import write
+from tests.helpers import write
 
 
 def test_inspect_prints_taps_and_provenance(tmp_path, capsys):

@@ -8,7 +8,7 @@ from posenc.config import load_config
 
 @pytest.fixture(scope="module")
 def config():
-    from tests.conftest import ROOT
+    from tests.helpers import ROOT
 
     return load_config(ROOT / "config" / "config.yaml")
 

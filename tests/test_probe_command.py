@@ -72,3 +72,29 @@ def test_the_probe_runs_snakemake_on_its_own_folder_and_prints_the_table(tmp_pat
     assert command[-2:] == ["--configfile", str(tmp_path / "run" / "config" / "probe.yaml")]
     assert command[command.index("-d") + 1] == str(tmp_path / "run") and "results/table4.md" in command
     assert "| the table |" in capsys.readouterr().out
+
+
+def test_a_second_probe_into_the_same_folder_is_refused_before_it_writes(tmp_path, monkeypatch):
+    import subprocess
+
+    import posenc.probe_command as pc
+
+    folder = tmp_path / "run"
+    attempts = []
+
+    def fake_run(command):
+        # while the first probe's workflow runs, a second probe (other arguments) into its folder
+        written = (folder / "config" / "probe.yaml").read_text()
+        with pytest.raises(
+            ActionableError, match=rf"another posenc probe is running in {folder} \(pid \d+\)"
+        ):
+            pc.probe("vgg16", "random", out=folder, seeds=1)
+        attempts.append((folder / "config" / "probe.yaml").read_text() == written)
+        (folder / "results").mkdir(exist_ok=True)
+        (folder / "results" / "table4.md").write_text("| the table |\n")
+        return subprocess.CompletedProcess(command, 0)
+
+    monkeypatch.setattr(pc.subprocess, "run", fake_run)
+    assert pc.probe("resnet18", "random", out=folder, seeds=3) == 0
+    assert attempts == [True]  # the running probe's config was left as it was
+    assert pc.probe("resnet18", "random", out=folder, seeds=3) == 0  # the lock is released afterwards

@@ -51,3 +51,31 @@ def test_a_full_disk_or_a_permission_is_one_line(tmp_path, capsys, code, words):
     err = capsys.readouterr().err
     assert words in err and "Traceback" not in err
     assert len([line for line in err.splitlines() if line.strip()]) == 1
+
+
+def test_a_full_disk_deep_in_a_library_names_the_results_folder(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit):
+        with job(tmp_path / "job.log"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # no file name, as a codec's write
+    err = capsys.readouterr().err
+    assert (
+        f"No space left on device writing {tmp_path}/results: free space there (`df -h {tmp_path}/results`"
+        in err
+    )
+
+
+def test_a_store_writer_failing_while_it_creates_its_arrays_leaves_no_temporary(tmp_path, monkeypatch):
+    import zarr.core.group
+
+    from posenc.features.store import StoreWriter
+    from tests.helpers import TAPS, provenance
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(zarr.core.group.Group, "create_array", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        with StoreWriter(tmp_path / "s.zarr", TAPS, ["a", "b"], provenance(), size=4):
+            pass
+    assert list(tmp_path.iterdir()) == []

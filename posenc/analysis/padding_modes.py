@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from posenc.features.registry import PADDING_MODES, padding_mode
-from posenc.report.tables import across_seeds, read_metrics, seed_summary
+from posenc.probe.summary import across_seeds, read_metrics, seed_summary
 
 COLUMNS = [
     "arch",

@@ -20,7 +20,6 @@ import torch
 import torch.nn.functional as F
 
 from posenc import __version__
-from posenc.config import schema_property
 from posenc.dense.metrics import SaliencyScores, SegmentationScores
 from posenc.dense.model import DenseNet
 from posenc.errors import ActionableError
@@ -30,6 +29,7 @@ from posenc.images.manifest import read_manifest
 from posenc.images.masks import IGNORE, load_mask, saliency_target, segmentation_target
 from posenc.io import atomic_path, atomic_write_text
 from posenc.runtime import resolve_device
+from posenc.schema import schema_property
 
 log = logging.getLogger(__name__)
 TASKS = ("saliency", "segmentation")

@@ -21,7 +21,6 @@ from torch import nn
 from tqdm import tqdm
 
 from posenc import __version__, paths
-from posenc.config import schema_defaults
 from posenc.errors import ActionableError, snakemake_command
 from posenc.features.architectures import derive_taps
 from posenc.features.preprocess import get_preprocessing, resize_image
@@ -33,6 +32,7 @@ from posenc.images.decode import load_image
 from posenc.images.manifest import read_manifest
 from posenc.io import file_sha256
 from posenc.runtime import resolve_device
+from posenc.schema import schema_defaults
 
 PRECISIONS = ("float32", "bfloat16")
 
@@ -48,7 +48,11 @@ class _AllTapsSeen(Exception):
 
 class TapExtractor(nn.Module):
     """Runs a trunk once and returns its taps, each resized to (size, size); the forward pass stops when
-    every tap has been seen."""
+    every tap has been seen.
+
+    Its forward hooks stay on the trunk's modules until `remove()`; as a context manager (`with
+    TapExtractor(...) as ex:`) it removes them on leaving, so the trunk is left as it was found.
+    """
 
     def __init__(self, trunk: nn.Module, taps, size: int = 28, align_corners: bool = True):
         super().__init__()
@@ -56,10 +60,23 @@ class TapExtractor(nn.Module):
         self._seen: dict[str, torch.Tensor] = {}
         self._running = False
         modules = dict(trunk.named_modules())
-        for tap in self.taps:
-            if tap.module not in modules:
-                raise KeyError(f"tap {tap.name}: module {tap.module!r} is not in the trunk")
-            modules[tap.module].register_forward_hook(self._hook(tap.name))
+        missing = [tap for tap in self.taps if tap.module not in modules]
+        if missing:
+            raise KeyError(f"tap {missing[0].name}: module {missing[0].module!r} is not in the trunk")
+        self._handles = [modules[tap.module].register_forward_hook(self._hook(tap.name)) for tap in self.taps]
+
+    def remove(self) -> None:
+        """Take the hooks off the trunk (the extractor returns no taps afterwards)."""
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+        return False
 
     def _hook(self, name):
         def save(_module, _inputs, output):
@@ -269,6 +286,11 @@ def extract_features(
     """
     out_path = Path(out_path)
     extractor, prep, records, provenance = prepare(backbone, manifest_path, cfg, weights_file)
+    with extractor:
+        return _extract(extractor, prep, records, provenance, out_path, cfg, device, progress)
+
+
+def _extract(extractor, prep, records, provenance, out_path: Path, cfg, device, progress) -> Path:
     if out_path.exists():
         found = check_provenance(out_path, provenance)  # raises when it differs
         check_request(out_path, found.get("request"), provenance["request"])

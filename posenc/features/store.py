@@ -116,6 +116,13 @@ class StoreWriter:
     def __enter__(self):
         remove_stale_temporaries(self.path)
         remove_path(self.tmp)
+        try:  # armed before anything is created: a failure here (a full disk) leaves no temporary behind
+            return self._create()
+        except BaseException:
+            remove_path(self.tmp)
+            raise
+
+    def _create(self):
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.group = zarr.open_group(self.tmp, mode="w", zarr_format=3)
         compressor = BloscCodec(cname="zstd", clevel=self.compression_level, shuffle="shuffle")

@@ -9,6 +9,10 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from posenc.errors import ActionableError
 
+# posenc checks an image's declared size against the set's max_pixels itself (and names the file), so
+# PIL's own decompression-bomb check (a warning, then an exception without the file) is turned off.
+Image.MAX_IMAGE_PIXELS = None
+
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif", ".ppm", ".pgm")
 
 
@@ -44,21 +48,33 @@ def _to_float_rgb(img: Image.Image) -> np.ndarray:
     return np.asarray(img.convert("RGB"), dtype=np.float32) / 255.0
 
 
-def load_image(path) -> np.ndarray:
+def load_image(path, max_pixels: int | None = None) -> np.ndarray:
     """Read one image file as float32 (H, W, 3) RGB in [0, 1].
 
     Handles greyscale, palette, RGBA (composited over black), 16-bit greyscale and EXIF orientation;
-    multi-frame files give their first frame. Raises ImageDecodeError naming the file otherwise.
+    multi-frame files give their first frame. Raises ImageDecodeError naming the file otherwise, also when
+    the file declares more than `max_pixels` pixels (checked from its header, before decoding). Files listed
+    in a manifest passed their set's limit when it was written: later reads pass None.
     """
     path = Path(path)
     if not path.is_file():
         raise ImageDecodeError(path, "no such file")
     try:
         with Image.open(path) as img:
+            width, height = img.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise ImageDecodeError(
+                    path,
+                    f"it declares {width}x{height} = {width * height:,} pixels, beyond the image set's "
+                    f"max_pixels of {max_pixels:,} (a guard against decompression bombs; raise max_pixels "
+                    f"if the image is genuine)",
+                )
             img.load()
             img = ImageOps.exif_transpose(img)
             rgb = _to_float_rgb(img)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as err:
+    except ImageDecodeError:
+        raise
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, MemoryError) as err:
         raise ImageDecodeError(path, f"{type(err).__name__}: {err}") from err
     if rgb.shape[0] < 2 or rgb.shape[1] < 2:
         raise ImageDecodeError(path, f"image is only {rgb.shape[1]}x{rgb.shape[0]} pixels")

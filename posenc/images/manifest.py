@@ -18,6 +18,7 @@ from posenc.errors import ActionableError, snakemake_command
 from posenc.images.decode import ImageDecodeError, load_image
 from posenc.images.masks import load_mask
 from posenc.io import atomic_write_text, file_sha256
+from posenc.schema import image_set_defaults
 
 TEST_INPUTS = ("natural", "black", "white", "noise")
 # An image this much wider than high (or higher than wide) is squashed to a square: say so.
@@ -63,36 +64,74 @@ def known_sha256(path, known: dict) -> str:
     return file_sha256(path)
 
 
-def write_manifest(name: str, records, path, skip_unreadable: bool = False, limit: int | None = None) -> dict:
+_SET = image_set_defaults()
+
+
+@dataclass(frozen=True)
+class SetRules:
+    """What an image set takes (its config entry's keys, defaults from the schema): see write_manifest."""
+
+    skip_unreadable: bool = _SET["skip_unreadable"]
+    duplicates: str = _SET["duplicates"]  # drop | keep
+    min_size: int = _SET["min_size"]  # short side, pixels; 0 takes every size
+    small_images: str = _SET["small_images"]  # skip | refuse
+    max_pixels: int = _SET["max_pixels"]
+
+    @classmethod
+    def from_entry(cls, entry: dict) -> SetRules:
+        return cls(**{k: entry[k] for k in cls.__dataclass_fields__ if k in entry})
+
+
+def write_manifest(name: str, records, path, rules: SetRules = SetRules(), limit: int | None = None) -> dict:
     """Check that every image decodes, hash it, and write the set's manifest JSON atomically.
 
-    An unreadable file is an error naming it, unless skip_unreadable, when it is left out, counted and named
-    on stderr (the job's log). An image of extreme aspect ratio (beyond 4:1), squashed to a square by the
-    resize, is named on stderr too.
+    An unreadable file, or one declaring more than `rules.max_pixels` pixels, is an error naming it, unless
+    skip_unreadable, when it is left out, listed in `skipped` and named on stderr (the job's log). An image
+    whose short side is under `rules.min_size` is skipped the same way (or refused: `small_images`), never
+    silently upscaled. A file whose content (sha256) an earlier one of the set has is dropped and listed in
+    `duplicates` (unless `duplicates: keep`). An image of extreme aspect ratio (beyond 4:1), squashed to a
+    square by the resize, is named on stderr too.
     """
-    kept, skipped, files = [], [], {}
+    kept, skipped, duplicates, files, first = [], [], [], {}, {}
     for rec in records:
         try:
-            image = load_image(rec.path)
+            image = load_image(rec.path, rules.max_pixels)
         except ImageDecodeError as err:
-            if not skip_unreadable:
+            if not rules.skip_unreadable:
                 raise
             skipped.append({"path": rec.path, "reason": err.reason})
             print(f"image set {name}: skipped {rec.path} ({err.reason})", file=sys.stderr)
             continue
         height, width = image.shape[:2]
+        if min(height, width) < rules.min_size:
+            reason = (
+                f"{width}x{height} pixels, under the set's min_size of {rules.min_size} on the short side"
+            )
+            if rules.small_images == "refuse":
+                raise ActionableError(
+                    f"image set {name}: {rec.path} is {reason}: remove it, lower image_sets.{name}.min_size, "
+                    f"or set image_sets.{name}.small_images: skip"
+                )
+            skipped.append({"path": rec.path, "reason": reason})
+            print(f"image set {name}: skipped {rec.path} ({reason}; it would be upscaled)", file=sys.stderr)
+            continue
         if max(height, width) > EXTREME_ASPECT * min(height, width):
             print(
                 f"image set {name}: {rec.path} is {width}x{height}; it is squashed to a square like every "
                 f"image (input.size), which distorts it strongly",
                 file=sys.stderr,
             )
+        sha = file_sha256(rec.path)
+        if sha in first and rules.duplicates == "drop":
+            duplicates.append({"path": rec.path, "same_as": first[sha]})
+            print(f"image set {name}: dropped {rec.path}, the same file as {first[sha]}", file=sys.stderr)
+            continue
+        first.setdefault(sha, rec.path)
         mask_sha = ""
         if rec.mask:
             load_mask(rec.mask)  # a mask that does not decode is an error (never skipped: it is ground truth)
             mask_sha = file_sha256(rec.mask)
             files[rec.mask] = [*file_state(rec.mask), mask_sha]
-        sha = file_sha256(rec.path)
         files[rec.path] = [*file_state(rec.path), sha]
         kept.append(replace(rec, sha256=sha, mask_sha256=mask_sha))
         if limit is not None and len(kept) >= limit:
@@ -104,14 +143,18 @@ def write_manifest(name: str, records, path, skip_unreadable: bool = False, limi
         "count": len(kept),
         "list_hash": list_hash(kept),
         "test_inputs": sorted({r.test_input for r in kept}),
+        "rules": asdict(rules),
         "skipped": skipped,
+        "duplicates": duplicates,
         "images": [asdict(r) for r in kept],
         "files": files,
     }
     if skipped:
         print(
-            f"image set {name}: {len(skipped)} unreadable file(s) skipped (skip_unreadable)", file=sys.stderr
+            f"image set {name}: {len(skipped)} file(s) skipped (each listed in the manifest)", file=sys.stderr
         )
+    if duplicates:
+        print(f"image set {name}: {len(duplicates)} duplicate file(s) dropped", file=sys.stderr)
     atomic_write_text(path, json.dumps(manifest, indent=1))
     return manifest
 

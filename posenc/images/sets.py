@@ -12,7 +12,14 @@ from posenc.images.composites import build_composites
 from posenc.images.decode import IMAGE_EXTENSIONS
 from posenc.images.download import dataset_images
 from posenc.images.embedded import build_embedded, synthetic_records
-from posenc.images.manifest import ImageRecord, changed_files, known_sha256, read_manifest, write_manifest
+from posenc.images.manifest import (
+    ImageRecord,
+    SetRules,
+    changed_files,
+    known_sha256,
+    read_manifest,
+    write_manifest,
+)
 from posenc.images.packages import catalog, package_folder_ready, package_photos
 
 
@@ -209,18 +216,41 @@ def build_image_set(name: str, entry: dict, manifest_path, resources_dir="resour
             f"image set {name!r}: found {len(records)} image files, expected {expected} "
             f"(image_sets.{name}.expected_count): check the folder, or change or drop expected_count"
         )
-    return write_manifest(name, records, manifest_path, entry.get("skip_unreadable", False), limit)
+    return write_manifest(name, records, manifest_path, SetRules.from_entry(entry), limit)
+
+
+def shared_photos(train_manifest, test_manifest) -> tuple[list[str], int, str, str]:
+    """(names of the test set's images whose sha256 the training set holds, the test set's size, the
+    test set's name, the training set's name)."""
+    train, test = (read_manifest(m) for m in (train_manifest, test_manifest))
+    train_shas = {r.sha256 for r in train[1]}
+    shared = [r.name for r in test[1] if r.sha256 in train_shas]
+    return shared, len(test[1]), test[0]["image_set"], train[0]["image_set"]
 
 
 def leak_warning(train_manifest, test_manifest) -> str:
     """A sentence when the test set shares photos (by sha256) with the training set, else ""."""
-    train, test = (read_manifest(m) for m in (train_manifest, test_manifest))
-    train_shas = {r.sha256 for r in train[1]}
-    shared = [r.name for r in test[1] if r.sha256 in train_shas]
+    shared, total, test, train = shared_photos(train_manifest, test_manifest)
     if not shared:
         return ""
     return (
-        f"{len(shared)} of the {len(test[1])} images of test set {test[0]['image_set']!r} are also in the "
-        f"training set {train[0]['image_set']!r} (e.g. {shared[0]}): its scores measure memorised photos; "
-        f"test on images the training set does not hold"
+        f"{len(shared)} of the {total} images of test set {test!r} are also in the training set {train!r} "
+        f"(e.g. {shared[0]}): its scores measure memorised photos; test on images the training set does not "
+        f"hold"
     )
+
+
+def check_disjoint(train_manifest, test_manifests, allow: bool = False) -> None:
+    """Refuse test sets that hold photos (by sha256) of the training set, unless `allow`
+    (allow_shared_photos: the tables then say so in their notes)."""
+    if allow:
+        return
+    for test_manifest in test_manifests:
+        shared, total, test, train = shared_photos(train_manifest, test_manifest)
+        if shared:
+            raise ActionableError(
+                f"test set {test!r} holds {len(shared)} of its {total} images also in the training set "
+                f"{train!r} (same sha256, e.g. {shared[0]}): its scores would measure memorised photos. Test "
+                f"on images the training set does not hold, or set allow_shared_photos: true to score it "
+                f"anyway (the tables then say so)"
+            )

@@ -17,13 +17,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from posenc.config import schema_defaults, schema_property
 from posenc.features.store import StoreReader, content_digest
 from posenc.io import atomic_path, crash_point
 from posenc.plan import ReadoutSpec
 from posenc.probe.readout import PosENet, UpsampledMSE, build_heads
 from posenc.probe.targets import target_stack
 from posenc.runtime import resolve_device
+from posenc.schema import schema_defaults, schema_property
 
 _DEFAULTS = schema_defaults("training")
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pandas as pd
 
 from posenc.io import atomic_write_text
+from posenc.probe.summary import read_metrics
 from posenc.report.paper import paper_table
-from posenc.report.tables import format_cell, read_metrics
+from posenc.report.tables import format_cell
 
 PAPER_ROWS = {"padded": "VGG", "unpadded": "VGG w/o padding"}
 LABELS = {"padded": "with padding", "unpadded": "w/o padding"}

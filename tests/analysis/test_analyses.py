@@ -15,8 +15,7 @@ from posenc.features.store import StoreReader, StoreWriter
 from posenc.plan import ReadoutSpec
 from posenc.probe.training import TrainConfig
 from posenc.report.figures import full_size
-from tests.features.test_store import provenance
-from tests.report.test_tables import RUN
+from tests.helpers import RUN, provenance
 
 
 # ---- padding modes ---------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@ from torch import nn
 
 from posenc.analysis.mean_maps import border_stats, mean_maps, summarise
 from posenc.features.architectures import uneven_padding
-from tests.features.test_store import write
+from tests.helpers import write
 
 
 def test_the_mean_map_is_the_mean_over_images_and_channels(tmp_path):

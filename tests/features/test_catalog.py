@@ -20,7 +20,7 @@ from posenc.images.manifest import write_manifest
 from posenc.plan import ReadoutSpec
 from posenc.probe.evaluate import evaluate_readout
 from posenc.probe.training import TrainConfig, train_readout
-from tests.conftest import ROOT
+from tests.helpers import ROOT
 
 
 def test_the_shipped_catalog_is_what_the_installed_libraries_list():

@@ -78,3 +78,13 @@ def test_batch_norm_vggs_tap_the_last_relu_of_each_block(arch, channels):
     out = TapExtractor(trunk.eval(), spec.taps).native(torch.rand(1, 3, 64, 64))
     assert [o.shape[1] for o in out.values()] == [t.channels for t in spec.taps]
     assert [o.shape[-1] for o in out.values()] == [64, 32, 16, 8, 4]
+
+
+def test_an_extractor_used_as_a_context_manager_leaves_no_hook_on_the_trunk():
+    trunk, _ = load_trunk("vgg16", "random")
+    spec = get_arch("vgg16")
+    hooked = lambda: sum(len(m._forward_hooks) for m in trunk.modules())  # noqa: E731
+    with TapExtractor(trunk, spec.taps) as extractor:
+        assert hooked() == len(spec.taps)
+        assert set(native_sizes(extractor, 32)) == {t.name for t in spec.taps}
+    assert hooked() == 0

@@ -14,49 +14,7 @@ from posenc.features.store import (
     missing_chunks,
     read_provenance,
 )
-
-TAPS = [("low", 2), ("high", 3)]
-
-
-def provenance(**over):
-    base = {
-        "backbone": "toy",
-        "arch": "toy",
-        "weights_source": "random",
-        "weights_sha256": "abc",
-        "conv_padding": True,
-        "preprocessing": {"name": "official"},
-        "input_size": 8,
-        "resize": "bilinear",
-        "image_list_hash": "h1",
-        "taps": [
-            {"name": "low", "channels": 2, "stride": 1, "native_size": 8},
-            {"name": "high", "channels": 3, "stride": 2, "native_size": 4},
-        ],
-        "precision": "float32",
-        "image_set": "s",
-        "dtype": "float16",
-        "feature_size": 4,
-    }
-    return {**base, **over}
-
-
-def features(n, start=0):
-    low = np.arange(start, start + n, dtype=np.float32)[:, None, None, None] + np.zeros(
-        (n, 2, 4, 4), np.float32
-    )
-    high = -low[:, :1].repeat(3, axis=1)
-    return {"low": low, "high": high}
-
-
-def write(path, n=10, batches=(3, 3, 4), chunk_mb=(3 * 4 * 4 * 2) * 4 / 2**20, **kw):
-    names = [f"img{i}" for i in range(n)]
-    with StoreWriter(path, TAPS, names, provenance(), size=4, chunk_mb=chunk_mb, **kw) as w:
-        start = 0
-        for b in batches:
-            w.append(features(b, start))
-            start += b
-    return names
+from tests.helpers import TAPS, features, provenance, write
 
 
 def test_round_trip_across_chunk_boundaries(tmp_path):

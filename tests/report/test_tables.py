@@ -2,28 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from posenc.probe.summary import across_seeds, seed_summary
 from posenc.report.paper import paper_reference, paper_table
-from posenc.report.tables import across_seeds, build_table, markdown_beside_paper, seed_summary
-
-RUN = {
-    "backbone": "b",
-    "arch": "vgg16",
-    "weights": "hed",
-    "conv_padding": True,
-    "preprocessing": "official",
-    "readout": "L1-k3-p0-all",
-    "layers": 1,
-    "kernel": 3,
-    "readout_padding": 0,
-    "taps": "all",
-    "stripe_range": "unit",
-    "input_norm": "none",
-    "budget": "15 epochs",
-    "weights_sha256": "abc",
-    "weights_seed": "",
-    "final_loss_ratio": 0.3,
-    "learned": True,
-}
+from posenc.report.tables import build_table, markdown_beside_paper
+from tests.helpers import RUN
 
 
 def per_image():
@@ -164,7 +146,7 @@ def test_a_head_no_better_than_a_constant_on_the_test_images_is_flagged():
 
 def test_a_metrics_file_of_an_older_posenc_is_refused_with_the_fix(tmp_path):
     from posenc.errors import ActionableError
-    from posenc.report.tables import read_metrics
+    from posenc.probe.summary import read_metrics
 
     path = tmp_path / "seed0.csv"
     per_image().drop(columns="heldout_ratio").to_csv(path, index=False)

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from posenc.features.store import read_provenance
-from tests.workflow.test_workflow import ENV, ROOT, SNAKEMAKE
+from tests.helpers import ENV, ROOT, SNAKEMAKE
 
 pytestmark = pytest.mark.slow
 

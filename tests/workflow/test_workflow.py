@@ -1,11 +1,9 @@
 """The real Snakemake workflow: a dry run of the embedded default and a full run of the tiny config."""
 
 import json
-import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -13,9 +11,7 @@ import pytest
 import yaml
 from PIL import Image
 
-ROOT = Path(__file__).resolve().parents[2]
-SNAKEMAKE = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile")]
-ENV = {**os.environ, "PYTHONPATH": str(ROOT)}  # jobs import this checkout's posenc, wherever it is installed
+from tests.helpers import ENV, ROOT, SNAKEMAKE, make_zip, sha256
 
 
 def snakemake(workdir, *args, check=True):
@@ -94,9 +90,20 @@ def test_tiny_workflow_builds_table4(tiny_run):
 def test_rerun_does_nothing_and_seeds_retrain_without_reextracting(tiny_run):
     workdir, _ = tiny_run
     assert "Nothing to be done" in snakemake(workdir, "-n", "--cores", "2", "all")
+    stamps = {p: p.read_bytes() for p in (workdir / "results" / ".stamps").rglob("*.json")}
     out = snakemake(workdir, "-n", "--cores", "2", "all", "--config", "seeds=3")
     assert "train_readout" in out and "make_table" in out
     assert "extract_features" not in out and "prepare_image_set" not in out
+    # the dry run planned the retraining without writing a stamp under results/
+    assert {p: p.read_bytes() for p in (workdir / "results" / ".stamps").rglob("*.json")} == stamps
+
+
+def test_a_dry_run_writes_nothing_under_results(tmp_path):
+    (tmp_path / "config").mkdir()
+    shutil.copy(ROOT / ".test" / "config" / "config.yaml", tmp_path / "config" / "config.yaml")
+    out = snakemake(tmp_path, "-n", "--cores", "2", "results/table4.csv")
+    assert "extract_features" in out
+    assert not (tmp_path / "results").exists()
 
 
 @pytest.mark.slow
@@ -180,7 +187,6 @@ def test_tiny_workflow_builds_every_table_figure_and_the_comparison(tiny_run):
 def test_data_set_rules_download_unpack_and_list_images(tmp_path):
     """image sets from `datasets`: download (file:// URL), unpack, count, manifest; an unreachable URL is a
     clear error that says where to place the archive, and leaves nothing that looks complete."""
-    from tests.images.test_download import make_zip, sha256
 
     archive = make_zip(tmp_path / "DS-TR.zip", n_images=5)
     run = tmp_path / "run"

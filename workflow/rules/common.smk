@@ -53,7 +53,7 @@ def stamp(rule_name, output_current=None, **settings):
     def job_stamp(wildcards):
         values = {k: v(wildcards) if callable(v) else v for k, v in settings.items()}
         current = (lambda: output_current(wildcards, values)) if output_current else None
-        return write_stamp(stamp_path(rule_name, *wildcards), values, current)
+        return write_stamp(stamp_path(rule_name, *wildcards), values, current, dry_run=workflow.dryrun)
 
     return job_stamp
 
@@ -212,6 +212,8 @@ def evaluate_inputs(wildcards):
         "readouts": [paths.readout(wildcards.backbone, wildcards.readout, s) for s in plan.seed_list(config)],
         "stores": [paths.store(wildcards.backbone, s) for s in sets],
         "manifests": [paths.manifest(s) for s in sets],
+        # the test sets must not hold the training set's photos (checked by the job)
+        "train_manifest": paths.manifest(config["train_set"]),
         **weight_inputs(wildcards.backbone),
     }
 

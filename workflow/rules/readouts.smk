@@ -8,6 +8,7 @@ EVALUATE = dict(
     output_size=config["input"]["size"],
     stripe_range=config["stripe_range"],
     seeds=SEEDS,
+    allow_shared_photos=config["allow_shared_photos"],
     code=CODE["evaluate_readout"],
 )
 
