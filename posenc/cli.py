@@ -8,6 +8,8 @@ import sys
 
 import yaml
 
+from posenc.schema import INPUT_SIZE
+
 WHEEL_SOURCES = ("hed", "oxford", "efficientnet_lite0")  # posenc.features.wheels.WHEELS (imported lazily)
 
 
@@ -31,7 +33,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         "default taps: the names a backbone's `taps` may give",
     )
     p.add_argument("arch")
-    p.add_argument("--input-size", type=int, default=224, help="side of the zero image run through it")
+    p.add_argument("--input-size", type=int, default=INPUT_SIZE, help="side of the zero image run through it")
     p = sub.add_parser("validate-config", help="check a config file against the schema and its cross-checks")
     p.add_argument("path")
     p = sub.add_parser(
@@ -105,7 +107,7 @@ def list_backbones(library=None) -> str:
     return "\n".join(lines)
 
 
-def list_layers(name: str, input_size: int = 224) -> str:
+def list_layers(name: str, input_size: int = INPUT_SIZE) -> str:
     from posenc.features.architectures import build_random, derive_taps, module_outputs, trunk_of
     from posenc.features.registry import get_arch
 

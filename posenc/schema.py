@@ -39,3 +39,7 @@ def image_set_defaults() -> dict:
     """{key: default} of an image set's entry (`image_sets.<name>`)."""
     properties = _schema(str(SCHEMA_PATH))["properties"]["image_sets"]["additionalProperties"]["properties"]
     return {key: copy.deepcopy(sub["default"]) for key, sub in properties.items() if "default" in sub}
+
+
+# The paper's input and evaluation size (input.size): the default of every function that takes a size.
+INPUT_SIZE: int = schema_defaults("input")["size"]

@@ -25,7 +25,9 @@ import time
 from pathlib import Path
 
 from posenc import __version__
+from posenc.errors import ActionableError
 from posenc.io import atomic_write_text
+from posenc.runtime import file_system_problem
 
 STAMPS = "results/.stamps"
 
@@ -70,9 +72,12 @@ def write_stamp(path, settings: dict, output_current=None, dry_run: bool = False
     if same and current:
         return str(path)
     target = dry_run_path(path) if dry_run else path
-    atomic_write_text(target, stamp_text(settings, None if current else time.time_ns()))
-    if first and current:
-        os.utime(target, (0, 0))
+    try:
+        atomic_write_text(target, stamp_text(settings, None if current else time.time_ns()))
+        if first and current:
+            os.utime(target, (0, 0))
+    except OSError as err:  # a read-only, full or foreign results folder: one line while planning, too
+        raise ActionableError(file_system_problem(err) or f"cannot write {target}: {err}") from None
     return str(target)
 
 

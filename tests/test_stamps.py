@@ -1,5 +1,7 @@
 import os
 
+import pytest
+
 from posenc.stamps import stamp_path, write_stamp
 
 
@@ -39,3 +41,22 @@ def test_stamp_paths_follow_the_job_wildcards():
         "results/.stamps/train_readout/vgg/L1-k3-p0-all/0.json"
     )
     assert stamp_path("collect_metrics") == "results/.stamps/collect_metrics/job.json"
+
+
+def test_a_read_only_results_folder_is_one_line_naming_it_while_planning(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    import posenc.stamps as stamps
+    from posenc.errors import ActionableError
+
+    def read_only(path, text):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(path))
+
+    monkeypatch.setattr(stamps, "atomic_write_text", read_only)
+    target = tmp_path / "results" / ".stamps" / "rule" / "job.json"
+    with pytest.raises(ActionableError) as err:
+        stamps.write_stamp(target, {"a": 1})
+    assert str(err.value) == (
+        f"Read-only file system writing {target}: run the workflow from a writable folder"
+    )

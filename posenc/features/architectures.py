@@ -14,6 +14,7 @@ from torch import nn
 from torchvision.models.vgg import make_layers
 
 from posenc.features.registry import VGG16_BLOCKS, Arch, Tap, padding_mode
+from posenc.schema import INPUT_SIZE
 
 
 class Pixels(nn.Module):
@@ -91,7 +92,7 @@ def tap_name(module: str) -> str:
     return module.replace(".", "_")
 
 
-def module_outputs(model: nn.Module, input_size: int = 224) -> list[tuple[str, str, tuple[int, ...]]]:
+def module_outputs(model: nn.Module, input_size: int = INPUT_SIZE) -> list[tuple[str, str, tuple[int, ...]]]:
     """(module name, module type, output shape) of every module returning a 4-D tensor, in the order they
     finish, for a zero image of input_size (what `posenc layers` lists)."""
     seen: list[tuple[str, str, tuple[int, ...]]] = []
@@ -136,7 +137,7 @@ def _measured(module: str, shape, input_size: int) -> Tap:
     return Tap(tap_name(module), module, int(shape[1]), max(1, round(input_size / shape[-1])))
 
 
-def derive_taps(model: nn.Module, modules=None, input_size: int = 224) -> tuple[Tap, ...]:
+def derive_taps(model: nn.Module, modules=None, input_size: int = INPUT_SIZE) -> tuple[Tap, ...]:
     """Taps of a network, with channels and strides measured by a dry forward pass.
 
     `modules`: module names to read (a config's `taps`). Otherwise the stage outputs: timm's `feature_info`
@@ -168,7 +169,7 @@ def derive_taps(model: nn.Module, modules=None, input_size: int = 224) -> tuple[
     return tuple(_measured(name, shape, input_size) for _, _, name, shape in chosen)
 
 
-def uneven_padding(model: nn.Module, input_size: int = 224) -> list[dict]:
+def uneven_padding(model: nn.Module, input_size: int = INPUT_SIZE) -> list[dict]:
     """Strided convolutions and poolings whose last row and column of padding are never used at this input
     size, (H + 2p - k) % s != 0 ("Mind the Pad"): their output is shifted against the input, and a mean
     feature map shows it as an asymmetry."""

@@ -14,6 +14,7 @@ from posenc.probe.readout import upsample
 from posenc.probe.targets import target_tensor
 from posenc.probe.training import LEARNED_RATIO, load_heads
 from posenc.runtime import resolve_device
+from posenc.schema import INPUT_SIZE
 
 # A test store must share everything with the training store but the images.
 SAME_BACKBONE_FIELDS = tuple(k for k in KEY_FIELDS if k != "image_list_hash")
@@ -41,7 +42,7 @@ def evaluate_store(
     store_path,
     train_provenance: dict,
     *,
-    output_size: int = 224,
+    output_size: int = INPUT_SIZE,
     stripe_range: str = "unit",
     batch_size: int = 32,
     device: str = "cpu",
@@ -79,7 +80,7 @@ def evaluate_store_runs(
     store_path,
     train_provenance: dict,
     *,
-    output_size: int = 224,
+    output_size: int = INPUT_SIZE,
     stripe_range: str = "unit",
     batch_size: int = 32,
     device: str = "cpu",

@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from posenc.plan import ReadoutSpec
+from posenc.schema import INPUT_SIZE
 
 
 def head_seed(seed: int, target: str) -> int:
@@ -116,7 +117,7 @@ class PosENet(nn.Module):
         return self.body(x if self.input_norm is None else self.input_norm(x))
 
 
-def upsample(pred: torch.Tensor, size: int = 224) -> torch.Tensor:
+def upsample(pred: torch.Tensor, size: int = INPUT_SIZE) -> torch.Tensor:
     """(N, T, h, w) readout output -> (N, T, size, size) at the evaluation size."""
     return F.interpolate(pred, size=(size, size), mode="bilinear", align_corners=False)
 

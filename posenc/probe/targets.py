@@ -10,6 +10,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from posenc.schema import INPUT_SIZE
+
 TARGETS = ("H", "V", "G", "HS", "VS")
 DESCRIPTIONS = {
     "H": "horizontal gradient: 0 at the left edge to 1 at the right",
@@ -42,7 +44,7 @@ def target_map(name: str, size: int = SOURCE_SIZE, stripe_range: str = "unit") -
     return cosine if stripe_range == "signed" else 0.5 * (1 + cosine)
 
 
-def target_tensor(name: str, size: int = 224, stripe_range: str = "unit") -> torch.Tensor:
+def target_tensor(name: str, size: int = INPUT_SIZE, stripe_range: str = "unit") -> torch.Tensor:
     """A target at the evaluation size: generated at 256 and resized bilinearly, float32 (size, size)."""
     full = torch.from_numpy(target_map(name, SOURCE_SIZE, stripe_range)).float()[None, None]
     if size == SOURCE_SIZE:
@@ -50,6 +52,6 @@ def target_tensor(name: str, size: int = 224, stripe_range: str = "unit") -> tor
     return F.interpolate(full, size=(size, size), mode="bilinear", align_corners=False)[0, 0]
 
 
-def target_stack(names, size: int = 224, stripe_range: str = "unit") -> torch.Tensor:
+def target_stack(names, size: int = INPUT_SIZE, stripe_range: str = "unit") -> torch.Tensor:
     """The targets `names` stacked as (len(names), size, size)."""
     return torch.stack([target_tensor(n, size, stripe_range) for n in names])

@@ -23,6 +23,7 @@ from posenc.probe.metrics import mae, spearman
 from posenc.probe.readout import upsample
 from posenc.probe.targets import target_tensor
 from posenc.report.paper import paper_reference
+from posenc.schema import INPUT_SIZE
 
 
 def load_predictions(path) -> dict:
@@ -31,7 +32,7 @@ def load_predictions(path) -> dict:
         return {k: data[k] for k in data.files}
 
 
-def full_size(pred: np.ndarray, size: int = 224) -> np.ndarray:
+def full_size(pred: np.ndarray, size: int = INPUT_SIZE) -> np.ndarray:
     """(..., h, w) readout maps -> (..., size, size) at the evaluation size, as scored."""
     t = torch.from_numpy(np.asarray(pred, dtype=np.float32))
     shape = t.shape
@@ -66,7 +67,7 @@ def fig4_predictions(
     out_png,
     count: int = 2,
     stripe_range: str = "unit",
-    size: int = 224,
+    size: int = INPUT_SIZE,
     image_set: str | None = None,
 ) -> None:
     """runs: backbone label -> predictions dict. Rows: (image, backbone); columns: input, ground truth, targets."""
@@ -154,7 +155,7 @@ def fig6_padding(
     out_png,
     target: str = "G",
     stripe_range: str = "unit",
-    size: int = 224,
+    size: int = INPUT_SIZE,
 ) -> None:
     """One image, the target, and each run's prediction for it with that image's SPC and MAE."""
     truth = target_tensor(target, size, stripe_range).numpy()
@@ -179,7 +180,7 @@ def error_map(
     run: dict,
     targets=("H", "V", "G"),
     test_input: str = "natural",
-    size: int = 224,
+    size: int = INPUT_SIZE,
     image_set: str | None = None,
 ) -> np.ndarray:
     """Per pixel: mean over the test images and the given targets' readouts of |target - prediction|."""
@@ -193,7 +194,9 @@ def error_map(
     return np.mean(maps, axis=0)
 
 
-def fig7_error_maps(runs: dict[str, dict], out_png, size: int = 224, image_set: str | None = None) -> None:
+def fig7_error_maps(
+    runs: dict[str, dict], out_png, size: int = INPUT_SIZE, image_set: str | None = None
+) -> None:
     """One heat map per backbone on a shared colour scale (docs/protocol.md §6)."""
     maps = {label: error_map(run, size=size, image_set=image_set) for label, run in runs.items()}
     vmax = max(float(m.max()) for m in maps.values())
