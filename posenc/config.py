@@ -143,7 +143,7 @@ def _photo_package_problems(name: str, entry: dict) -> list[str]:
 
 
 def _shared_packages(config: dict) -> list[str]:
-    # a test set drawn from a package the training set uses would score photos of the same content
+    """No test set is drawn from a package the training set uses (it would score the same content)."""
     sets, train = config["image_sets"], config["image_sets"].get(config["train_set"], {})
     problems = []
     if config.get("allow_shared_photos"):
@@ -159,19 +159,22 @@ def _shared_packages(config: dict) -> list[str]:
     return problems
 
 
-def _cross_check(config: dict) -> list[str]:
+# what each image source needs besides `source`
+SOURCE_NEEDS = {
+    "embedded": ("split", "count"),
+    "packages": ("packages",),
+    "composite": ("task", "split", "count"),
+    "folder": ("path",),
+    "synthetic": (),
+    "dataset": ("dataset",),
+}
+
+
+def _check_image_sets(config: dict) -> list[str]:
+    """Each image set has the keys its source needs, names a defined data set, and valid photo packages."""
     problems = []
-    sets = config["image_sets"]
-    for name, entry in sets.items():
-        needs = {
-            "embedded": ("split", "count"),
-            "packages": ("packages",),
-            "composite": ("task", "split", "count"),
-            "folder": ("path",),
-            "synthetic": (),
-            "dataset": ("dataset",),
-        }
-        for key in needs[entry["source"]]:
+    for name, entry in config["image_sets"].items():
+        for key in SOURCE_NEEDS[entry["source"]]:
             if key not in entry:
                 problems.append(
                     f"config key `image_sets.{name}.{key}`: required for source {entry['source']}; add it"
@@ -182,7 +185,12 @@ def _cross_check(config: dict) -> list[str]:
                 f"datasets ({', '.join(config['datasets']) or 'none defined'}); add it there"
             )
         problems += _photo_package_problems(name, entry)
-    problems += _shared_packages(config)
+    return problems
+
+
+def _check_datasets(config: dict) -> list[str]:
+    """Each data set's checksums parse; masks from a second archive say where they lie in it."""
+    problems = []
     for name, ds in config["datasets"].items():
         for key in ("checksum", "masks_checksum"):
             try:
@@ -194,13 +202,23 @@ def _cross_check(config: dict) -> list[str]:
                 f"config key `datasets.{name}.masks`: masks_url needs the mask folder inside its "
                 f"archive; add `masks`"
             )
-    for key, names in (("train_set", [config["train_set"]]), ("test_sets", config["test_sets"])):
-        for n in names:
-            if n not in sets:
-                problems.append(
-                    f"config key `{key}`: {n!r} is not an image set; define it under image_sets "
-                    f"(defined: {', '.join(sets)})"
-                )
+    return problems
+
+
+def _check_splits(config: dict) -> list[str]:
+    """train_set and test_sets name defined image sets."""
+    sets = config["image_sets"]
+    return [
+        f"config key `{key}`: {n!r} is not an image set; define it under image_sets (defined: {', '.join(sets)})"
+        for key, names in (("train_set", [config["train_set"]]), ("test_sets", config["test_sets"]))
+        for n in names
+        if n not in sets
+    ]
+
+
+def _check_backbones(config: dict) -> list[str]:
+    """Each backbone names a known architecture, one of its weight sources, and a padding it supports."""
+    problems = []
     for name, b in config["backbones"].items():
         where = f"backbones.{name}"
         try:
@@ -231,15 +249,24 @@ def _cross_check(config: dict) -> list[str]:
                 f"stacks (vgg16), not {b['arch']}; set it to true (zeros, as trained) or reflect, replicate "
                 f"or circular"
             )
-    for key in ANALYSES_OF_BACKBONES:
-        for name in config["analyses"].get(key, []):
-            if name not in config["backbones"]:
-                problems.append(
-                    f"config key `analyses.{key}`: {name!r} is not defined under backbones "
-                    f"({', '.join(config['backbones'])}); add it there or drop it"
-                )
-    problems += _check_analyses(config)
-    problems += _check_dense_tasks(config)
+    return problems
+
+
+def _check_analysis_backbones(config: dict) -> list[str]:
+    """The analyses list defined backbones."""
+    return [
+        f"config key `analyses.{key}`: {name!r} is not defined under backbones "
+        f"({', '.join(config['backbones'])}); add it there or drop it"
+        for key in ANALYSES_OF_BACKBONES
+        for name in config["analyses"].get(key, [])
+        if name not in config["backbones"]
+    ]
+
+
+def _check_tables(config: dict) -> list[str]:
+    """Each table scores a test set that is run, on inputs that exist, with trained targets, and its rows
+    name defined backbones and taps they have."""
+    problems = []
     synthetic_sets = synthetic_test_sets(config)
     for table, entry in config["tables"].items():
         if "natural" in entry["inputs"] and entry["test_set"] not in config["test_sets"]:
@@ -259,27 +286,34 @@ def _cross_check(config: dict) -> list[str]:
                 f"the top-level `targets`"
             )
         for i, row in enumerate(entry.get("rows", [])):
-            where = f"tables.{table}.rows.{i}"
-            if row["backbone"] not in config["backbones"]:
-                problems.append(
-                    f"config key `{where}.backbone`: {row['backbone']!r} is not defined under backbones "
-                    f"({', '.join(config['backbones'])})"
-                )
-                continue
-            taps = row_readout(config, row).taps or ()
-            backbone = config["backbones"][row["backbone"]]
-            if not is_known_arch(backbone["arch"]) or backbone.get("taps"):
-                continue  # reported above, or taps chosen by module name (checked when the network is built)
-            arch = get_arch(backbone["arch"])
-            if not arch.taps:
-                continue  # derived when the network is built (architectures by name)
-            for tap in taps:
-                if tap not in [t.name for t in arch.taps]:
-                    problems.append(
-                        f"config key `{where}.readout.taps`: {arch.name} has no tap {tap!r}; "
-                        f"its taps are {', '.join(t.name for t in arch.taps)}"
-                    )
+            problems += _check_row(config, f"tables.{table}.rows.{i}", row)
     return problems
+
+
+def _check_row(config: dict, where: str, row: dict) -> list[str]:
+    if row["backbone"] not in config["backbones"]:
+        return [
+            f"config key `{where}.backbone`: {row['backbone']!r} is not defined under backbones "
+            f"({', '.join(config['backbones'])})"
+        ]
+    backbone = config["backbones"][row["backbone"]]
+    if not is_known_arch(backbone["arch"]) or backbone.get("taps"):
+        return []  # reported above, or taps chosen by module name (checked when the network is built)
+    arch = get_arch(backbone["arch"])
+    if not arch.taps:
+        return []  # derived when the network is built (architectures by name)
+    return [
+        f"config key `{where}.readout.taps`: {arch.name} has no tap {tap!r}; its taps are "
+        f"{', '.join(t.name for t in arch.taps)}"
+        for tap in row_readout(config, row).taps or ()
+        if tap not in [t.name for t in arch.taps]
+    ]
+
+
+def _cross_check(config: dict) -> list[str]:
+    """Every check across keys that the schema cannot express (CROSS_CHECKS), each problem one sentence
+    naming the key and the fix."""
+    return [problem for check in CROSS_CHECKS for problem in check(config)]
 
 
 ANALYSES_OF_BACKBONES = (
@@ -337,6 +371,7 @@ def _check_analyses(config: dict) -> list[str]:
 
 
 def _check_dense_tasks(config: dict) -> list[str]:
+    """Each dense task trains and tests on defined image sets that carry masks, on a known backbone."""
     problems = []
     for name, task in config["dense_tasks"].items():
         where = f"dense_tasks.{name}"
@@ -375,6 +410,20 @@ def _check_dense_tasks(config: dict) -> list[str]:
                     f"has {entry.get('classes')} classes; make them equal"
                 )
     return problems
+
+
+# The checks across keys, in the order their problems are reported.
+CROSS_CHECKS = (
+    _check_image_sets,
+    _shared_packages,
+    _check_datasets,
+    _check_splits,
+    _check_backbones,
+    _check_analysis_backbones,
+    _check_analyses,
+    _check_dense_tasks,
+    _check_tables,
+)
 
 
 def load_config(path) -> dict:

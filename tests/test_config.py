@@ -247,3 +247,18 @@ def test_the_analyses_score_table1s_test_set_else_the_first_natural_one(default)
     assert analysis_test_set(config) == "natural"
     config["test_sets"] = ["synthetic"]
     assert analysis_test_set(config) is None
+
+
+def test_each_cross_check_passes_the_default_alone_and_catches_its_own_problem(root):
+    from posenc import config as cfg
+
+    default = load_config(root / "config" / "config.yaml")
+    assert all(check(default) == [] for check in cfg.CROSS_CHECKS)
+    assert all(check.__doc__ for check in cfg.CROSS_CHECKS)
+    broken = copy.deepcopy(default)
+    broken["train_set"] = "nope"
+    assert cfg._check_splits(broken) == [
+        f"config key `train_set`: 'nope' is not an image set; define it under image_sets (defined: "
+        f"{', '.join(default['image_sets'])})"
+    ]
+    assert cfg._check_backbones(broken) == []  # the others do not see it
