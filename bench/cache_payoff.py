@@ -25,12 +25,12 @@ from common import embedded, machine, scratch, synthetic, threads
 
 from posenc.features.extract import FeatureConfig, extract_features, load_checked, prepare
 from posenc.images.manifest import read_manifest
-from posenc.plan import ReadoutSpec
 from posenc.probe.evaluate import evaluate_store
 from posenc.probe.metrics import mae, ranks, spearman
 from posenc.probe.readout import UpsampledMSE, build_heads, upsample
 from posenc.probe.targets import target_stack, target_tensor
 from posenc.probe.training import TrainConfig, train_heads
+from posenc.readout_spec import ReadoutSpec
 
 TARGETS = ["H", "V", "G", "HS", "VS"]
 BACKBONES = {

@@ -32,10 +32,10 @@ from common import embedded, machine, manifest, scratch, threads
 from posenc.features import extract as extract_module
 from posenc.features.extract import FeatureConfig, extract_features, load_checked, prepare
 from posenc.features.store import StoreReader
-from posenc.plan import ReadoutSpec
 from posenc.probe import training
 from posenc.probe.evaluate import evaluate_store
 from posenc.probe.training import TrainConfig, train_heads
+from posenc.readout_spec import ReadoutSpec
 
 TARGETS = ["H", "V", "G", "HS", "VS"]
 BACKBONES = {

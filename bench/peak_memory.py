@@ -20,8 +20,8 @@ HERE = Path(__file__).resolve().parent
 def child(stage: str, count: int, buffer: int) -> None:
     from common import embedded, peak_rss_mb, random_vgg16_store, scratch, threads
 
-    from posenc.plan import ReadoutSpec
     from posenc.probe.training import TrainConfig, train_heads
+    from posenc.readout_spec import ReadoutSpec
 
     threads()
     root = scratch("memory")

@@ -15,8 +15,8 @@ import time
 from common import embedded, machine, random_vgg16_store, scratch, threads
 
 from posenc.features.store import StoreReader
-from posenc.plan import ReadoutSpec
 from posenc.probe.training import TrainConfig, train_heads
+from posenc.readout_spec import ReadoutSpec
 
 TARGETS = ["H", "V", "G", "HS", "VS"]
 

@@ -28,9 +28,9 @@ def _append(path: Path, code: str) -> None:
 def test_an_edit_to_a_top_level_module_a_job_imports_changes_only_the_jobs_that_import_it(copy):
     package, scripts = copy / "posenc", copy / "scripts"
     before = fingerprints.code_fingerprints(scripts, package)
-    # posenc/plan.py holds ReadoutSpec (every readout job reads it); posenc/images/attribution.py only the
-    # attribution page's
-    _append(package / "plan.py", "\n\ndef _added():\n    return 1\n")
+    # posenc/readout_spec.py holds ReadoutSpec (every readout job reads it); posenc/images/attribution.py
+    # only the attribution page's
+    _append(package / "readout_spec.py", "\n\ndef _added():\n    return 1\n")
     _append(package / "images" / "attribution.py", "\n\nADDED = 2\n")
     after = fingerprints.code_fingerprints(scripts, package)
     changed = {name for name in before if before[name] != after[name]}

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from posenc.features.store import StoreReader
-from posenc.plan import ReadoutSpec
 from posenc.probe.training import TrainConfig, train_heads
+from posenc.readout_spec import ReadoutSpec
 from tests.helpers import write
 
 pytestmark = pytest.mark.gpu

@@ -4,6 +4,7 @@ import pytest
 
 from posenc import paths, plan
 from posenc.config import load_config
+from posenc.readout_spec import ReadoutSpec
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +48,8 @@ def test_figure_inputs_follow_their_table_rows(config):
 
 
 def test_readout_ids_round_trip():
-    spec = plan.ReadoutSpec(3, 3, 0, ("relu1_2", "relu5_3"), 8)
-    assert spec.id == "L3-k3-p0-h8-relu1_2+relu5_3" and plan.ReadoutSpec.from_id(spec.id) == spec
-    assert plan.ReadoutSpec(1, 3, 0, None, 8).hidden is None  # a one-layer readout has no hidden layer
+    spec = ReadoutSpec(3, 3, 0, ("relu1_2", "relu5_3"), 8)
+    assert spec.id == "L3-k3-p0-h8-relu1_2+relu5_3" and ReadoutSpec.from_id(spec.id) == spec
+    assert ReadoutSpec(1, 3, 0, None, 8).hidden is None  # a one-layer readout has no hidden layer
     with pytest.raises(ValueError, match="not a readout id"):
-        plan.ReadoutSpec.from_id("L1-k3")
+        ReadoutSpec.from_id("L1-k3")

@@ -1,6 +1,6 @@
 """The position encoding module ("PosENet" readout, docs/protocol.md §4), its initialisation and its loss.
 
-L layers of k x k convolutions with padding p (the shape, posenc.plan.ReadoutSpec); every layer but the
+L layers of k x k convolutions with padding p (the shape, posenc.readout_spec.ReadoutSpec); every layer but the
 last is Conv -> BatchNorm -> ReLU and keeps the channel width (or, an option beyond the paper for small
 budgets, narrows to `hidden`), the last is Conv(C -> 1) -> BatchNorm(1) -> Sigmoid. Its output is upsampled
 bilinearly (align_corners=False) to the evaluation size, where loss and metrics are computed.
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from posenc.plan import ReadoutSpec
+from posenc.readout_spec import ReadoutSpec
 from posenc.schema import INPUT_SIZE
 
 

@@ -19,9 +19,9 @@ from tqdm import tqdm
 
 from posenc.features.store import StoreReader, content_digest
 from posenc.io import atomic_path, crash_point
-from posenc.plan import ReadoutSpec
 from posenc.probe.readout import PosENet, UpsampledMSE, build_heads
 from posenc.probe.targets import target_stack
+from posenc.readout_spec import ReadoutSpec
 from posenc.runtime import resolve_device
 from posenc.schema import schema_defaults, schema_property
 

@@ -19,9 +19,9 @@ from posenc.features.registry import padding_mode
 from posenc.features.request import request_diff, request_for
 from posenc.features.store import StoreError, StoreReader
 from posenc.io import atomic_write_text
-from posenc.plan import ReadoutSpec
 from posenc.probe.metrics import mean_ci
 from posenc.probe.training import TrainConfig, load_heads
+from posenc.readout_spec import ReadoutSpec
 from posenc.report.figures import full_size, load_predictions, new_figure, save_figure
 from posenc.runtime import resolve_device
 

@@ -18,10 +18,10 @@ from posenc.features.preprocess import resize_image
 from posenc.images.decode import load_image
 from posenc.images.manifest import read_manifest
 from posenc.io import atomic_path
-from posenc.plan import ReadoutSpec
 from posenc.probe.metrics import mae, spearman
 from posenc.probe.readout import upsample
 from posenc.probe.targets import target_tensor
+from posenc.readout_spec import ReadoutSpec
 from posenc.report.paper import paper_reference
 from posenc.schema import INPUT_SIZE
 

@@ -12,8 +12,8 @@ from posenc.analysis import canvas as cv
 from posenc.analysis import channel_ranking as cr
 from posenc.analysis.padding_modes import padding_modes
 from posenc.features.store import StoreReader, StoreWriter
-from posenc.plan import ReadoutSpec
 from posenc.probe.training import TrainConfig
+from posenc.readout_spec import ReadoutSpec
 from posenc.report.figures import full_size
 from tests.helpers import RUN, provenance
 

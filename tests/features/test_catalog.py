@@ -17,9 +17,9 @@ from posenc.features.store import StoreReader, read_provenance
 from posenc.features.weights import WeightsUnavailable, load_trunk
 from posenc.images.embedded import build_embedded
 from posenc.images.manifest import write_manifest
-from posenc.plan import ReadoutSpec
 from posenc.probe.evaluate import evaluate_readout
 from posenc.probe.training import TrainConfig, train_readout
+from posenc.readout_spec import ReadoutSpec
 from tests.helpers import ROOT
 
 

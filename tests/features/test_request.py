@@ -17,9 +17,9 @@ from posenc.features.request import (
 from posenc.features.store import StoreReader
 from posenc.images.embedded import build_embedded
 from posenc.images.manifest import write_manifest
-from posenc.plan import ReadoutSpec
 from posenc.probe.evaluate import evaluate_readout
 from posenc.probe.training import TrainConfig, train_readout
+from posenc.readout_spec import ReadoutSpec
 
 CFG = FeatureConfig(input_size=64, size=8, batch_size=8)
 FEATURES = dataclasses.asdict(CFG)

@@ -4,9 +4,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from posenc.plan import ReadoutSpec
 from posenc.probe.readout import PosENet, UpsampledMSE, build_heads, upsample
 from posenc.probe.targets import target_stack
+from posenc.readout_spec import ReadoutSpec
 
 
 @pytest.mark.parametrize(

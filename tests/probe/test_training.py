@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from posenc.features.store import StoreReader, StoreWriter
-from posenc.plan import ReadoutSpec
 from posenc.probe.evaluate import evaluate_readout, evaluate_readouts, evaluate_store
 from posenc.probe.training import (
     BatchSource,
@@ -17,6 +16,7 @@ from posenc.probe.training import (
     train_readout,
     train_readouts,
 )
+from posenc.readout_spec import ReadoutSpec
 
 
 def make_store(path, n, kind="coords", seed=0, size=28):

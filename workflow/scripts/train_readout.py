@@ -1,6 +1,6 @@
 from posenc.features.request import request_for
-from posenc.plan import ReadoutSpec
 from posenc.probe.training import TrainConfig, train_readouts
+from posenc.readout_spec import ReadoutSpec
 from posenc.runtime import job
 
 with job(snakemake.log[0], snakemake.threads):
