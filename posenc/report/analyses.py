@@ -16,8 +16,8 @@ from posenc.analysis import padding_pattern as pp
 from posenc.analysis.padding_modes import padding_modes
 from posenc.features.extract import FeatureConfig, load_checked, prepare
 from posenc.features.registry import padding_mode
-from posenc.features.request import request_diff, request_for
-from posenc.features.store import StoreError, StoreReader
+from posenc.features.request import request_for
+from posenc.features.store import StoreReader
 from posenc.io import atomic_write_text
 from posenc.probe.metrics import mean_ci
 from posenc.probe.training import TrainConfig, load_heads
@@ -59,12 +59,7 @@ def _extractor(backbone: dict, features: dict, manifest, weights_file, store):
     extractor, prep, records, provenance = prepare(
         backbone, manifest, FeatureConfig.from_dict(features), weights_file
     )
-    recorded = StoreReader(store).provenance.get("request")
-    differ = request_diff(recorded, provenance["request"])
-    if differ:
-        raise StoreError(
-            f"store {store} was built for other settings ({'; '.join(differ)}); rebuild it first"
-        )
+    StoreReader(store, request=provenance["request"])  # refused, with the rebuild, if built otherwise
     return extractor.eval(), prep, records
 
 
