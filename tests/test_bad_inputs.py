@@ -477,7 +477,73 @@ def shared_photos(tmp):
     check_disjoint(tmp / "train.json", [tmp / "natural.json"])
 
 
+def all_small(tmp):
+    folder = tmp / "imgs"
+    folder.mkdir()
+    for k in range(3):
+        Image.fromarray(np.full((20, 30, 3), k, np.uint8)).save(folder / f"{k}.png")
+    build_image_set("mine", {"source": "folder", "path": str(folder)}, tmp / "m.json")
+
+
+def tampered_manifest(tmp):
+    from posenc.images.manifest import read_manifest
+
+    folder = image_folder(tmp, "b.png", png_bytes())
+    build_image_set("mine", {"source": "folder", "path": str(folder)}, tmp / "m.json")
+    manifest = json.loads((tmp / "m.json").read_text())
+    manifest["images"][0]["sha256"] = "0" * 64
+    (tmp / "m.json").write_text(json.dumps(manifest))
+    read_manifest(tmp / "m.json")
+
+
+def store_of_another_backbone(tmp):
+    from posenc.probe.evaluate import check_same_backbone
+    from tests.helpers import provenance
+
+    check_same_backbone(
+        provenance(), provenance(conv_padding=False, image_list_hash="h2"), str(tmp / "t.zarr")
+    )
+
+
 SPLIT_CASES = [
+    Case(
+        "every image under min_size",
+        all_small,
+        "has no usable images: all 3 were skipped",
+        "relax the rule that skipped them (image_sets.mine.min_size",
+        ["m.json"],
+    ),
+    Case("manifest edited by hand", tampered_manifest, "is inconsistent (list hash differs)", "rebuild it"),
+    Case(
+        "test store of another backbone",
+        store_of_another_backbone,
+        "{tmp}/t.zarr was not extracted like the training store (differs in conv_padding)",
+        "rebuild it with the same backbone settings",
+    ),
+    Case(
+        "unknown small_images rule",
+        config_with(set_key("image_sets", "natural", "small_images", "upscale")),
+        "`image_sets.natural.small_images`",
+        "skip",
+    ),
+    Case(
+        "min_size as a word",
+        config_with(set_key("image_sets", "train", "min_size", "large")),
+        "`image_sets.train.min_size`",
+        "set a valid value",
+    ),
+    Case(
+        "unknown feature precision",
+        config_with(set_key("features", "precision", "float8")),
+        "`features.precision`",
+        "bfloat16",
+    ),
+    Case(
+        "zero training steps",
+        config_with(set_key("training", "steps", 0)),
+        "`training.steps`",
+        "minimum of 1",
+    ),
     Case(
         "test set holding training photos",
         shared_photos,
@@ -514,7 +580,7 @@ CASES = IMAGE_CASES + SET_CASES + CONFIG_CASES + WEIGHT_CASES + DATASET_CASES + 
 
 
 def test_the_catalogue_is_large():
-    assert len(CASES) >= 50
+    assert len(CASES) >= 60
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

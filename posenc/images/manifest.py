@@ -137,6 +137,12 @@ def write_manifest(name: str, records, path, rules: SetRules = SetRules(), limit
         if limit is not None and len(kept) >= limit:
             break
     if not kept:
+        if skipped:
+            raise ActionableError(
+                f"image set {name!r} has no usable images: all {len(skipped)} were skipped (e.g. "
+                f"{skipped[0]['path']}: {skipped[0]['reason']}); point it at other images, or relax the "
+                f"rule that skipped them (image_sets.{name}.min_size, max_pixels)"
+            )
         raise ActionableError(f"image set {name!r} has no readable images: point it at a folder of images")
     manifest = {
         "image_set": name,
