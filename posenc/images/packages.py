@@ -242,7 +242,15 @@ def unpack_photos(key: str, archive, out_dir) -> dict:
         with atomic_path(out_dir) as tmp:
             for container, group in by_container.items():
                 if container:
-                    inner = _read_rcc(read(container), [p.resource_path for p in group])
+                    data = _read_member(read, key, archive, container)
+                    try:
+                        inner = _read_rcc(data, [p.resource_path for p in group])
+                    except KeyError as missing:
+                        raise PackageFetchError(
+                            f"photo package {key}: the Qt resource file {container} in {archive} has no "
+                            f"{missing.args[0]}: it is not the catalogued archive; delete it (rm {archive}) "
+                            f"and rerun"
+                        ) from None
                     contents = {p.member: inner[p.resource_path] for p in group}
                 else:
                     contents = {p.member: _read_member(read, key, archive, p.member) for p in group}

@@ -289,3 +289,34 @@ def test_extends_refuses_a_missing_file_and_a_loop(tmp_path):
     loop.write_text(f"extends: {loop}\nseeds: 2\n")
     with pytest.raises(ConfigError, match="extends itself"):
         resolve_extends({"extends": str(loop)})
+
+
+def _deb(tmp_path, out, members: dict) -> None:
+    tree = tmp_path / f"tree-{out.stem}"
+    (tree / "DEBIAN").mkdir(parents=True)
+    (tree / "DEBIAN" / "control").write_text(
+        "Package: debpkg\nVersion: 1.0\nArchitecture: all\nMaintainer: t <t@t>\nDescription: t\n"
+    )
+    for name, data in members.items():
+        (tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (tree / name).write_bytes(data)
+    subprocess.run(["dpkg-deb", "-Zxz", "--build", str(tree), str(out)], check=True, capture_output=True)
+
+
+def test_a_missing_qt_container_or_resource_names_the_archive_and_the_fix(corpus, tmp_path):
+    downloads, files = corpus
+    if "debpkg" not in packages.catalog():
+        pytest.skip("needs PySide6's rcc and dpkg-deb to build the test package")
+    (tmp_path / "partial").mkdir()
+    partial = _rcc(tmp_path / "partial", {"img/p0.png": files["img/p0.png"]})
+    cases = [
+        ({"usr/share/other.rcc": partial}, "has no usr/share/r.rcc: it is not the catalogued archive"),
+        ({"usr/share/r.rcc": partial}, "the Qt resource file usr/share/r.rcc in .* has no img/p1.png"),
+    ]
+    for k, (members, message) in enumerate(cases):
+        archive = tmp_path / f"debpkg_{k}.deb"
+        _deb(tmp_path, archive, members)
+        out = tmp_path / "photos" / f"debpkg{k}"
+        with pytest.raises(PackageFetchError, match=message):
+            unpack_photos("debpkg", archive, out)
+        assert not out.exists()
