@@ -190,8 +190,21 @@ def check_readouts(config: dict) -> list[Finding]:
     return found
 
 
+def _scored_digests(metrics) -> dict[str, str]:
+    """{image set: digest of the test store content} a metrics file records (empty for older files)."""
+    import pandas as pd
+
+    try:
+        frame = pd.read_csv(metrics, usecols=["image_set", "store_digest"], dtype=str)
+    except (ValueError, OSError):
+        return {}
+    return dict(frame.drop_duplicates("image_set").itertuples(index=False, name=None))
+
+
 def check_metrics(config: dict) -> list[Finding]:
-    found = []
+    from posenc.features.store import content_digest
+
+    found, digests = [], {}  # each test store hashed once
     for backbone, readout in plan.all_runs(config):
         for seed in plan.seed_list(config):
             metrics, readout_file = (
@@ -204,6 +217,16 @@ def check_metrics(config: dict) -> list[Finding]:
                 and _mtime(metrics) < _mtime(readout_file)
             ):
                 found.append(Finding(metrics, f"older than its readout {readout_file}"))
+            if not Path(metrics).is_file():
+                continue
+            for image_set, digest in _scored_digests(metrics).items():
+                store = paths.store(backbone, image_set)
+                if not Path(store, "zarr.json").is_file():
+                    continue
+                if store not in digests:
+                    digests[store] = content_digest(store)
+                if digest != digests[store]:
+                    found.append(Finding(metrics, f"scored on other content than {store} now holds"))
     for table in config["tables"]:
         csv = paths.table(table)
         if not Path(csv).is_file():

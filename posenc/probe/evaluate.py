@@ -7,7 +7,7 @@ import pandas as pd
 import torch
 
 from posenc.errors import ActionableError, snakemake_command
-from posenc.features.store import KEY_FIELDS, StoreError, StoreReader, store_key
+from posenc.features.store import KEY_FIELDS, StoreError, StoreReader, content_digest, store_key
 from posenc.io import atomic_path, atomic_write_text
 from posenc.probe.metrics import mae, mse, ranks, spearman
 from posenc.probe.readout import upsample
@@ -92,6 +92,7 @@ def evaluate_store_runs(
     list per run to append its predictions to."""
     reader = StoreReader(store_path, spec.taps, request=request)
     check_same_backbone(train_provenance, reader.provenance, str(store_path))
+    digest = content_digest(store_path)  # recorded in every row: posenc verify tells a store changed since
     maps = [target_tensor(t, output_size, stripe_range).numpy() for t in targets]
     map_ranks = [ranks(m) for m in maps]
     constant = [float(np.var(m, dtype=np.float64)) for m in maps]  # the best constant prediction's MSE
@@ -116,6 +117,7 @@ def evaluate_store_runs(
                             "spc": spearman(preds[i, k], maps[k], map_ranks[k]),
                             "mae": mae(preds[i, k], maps[k]),
                             "heldout_ratio": mse(preds[i, k], maps[k]) / constant[k],
+                            "store_digest": digest,
                         }
                     )
     return rows

@@ -301,4 +301,6 @@ def test_seeds_scored_together_equal_seeds_scored_alone(tmp_path):
         evaluate_readout(readouts[seed], tests, alone, tmp_path / f"alone{seed}.npz", **kwargs)
         assert together[seed].read_text() == alone.read_text()
         assert set(pd.read_csv(alone)["seed"]) == {seed}
+        digests = pd.read_csv(alone).groupby("image_set")["store_digest"].unique()
+        assert all(len(d) == 1 and len(d[0]) == 64 for d in digests) and digests["a"][0] != digests["b"][0]
     assert together[0].read_text() != together[1].read_text()

@@ -211,5 +211,7 @@ def test_a_damaged_or_lost_chunk_is_named_by_verify_and_refused_by_the_jobs(tmp_
     lost.unlink()
     rc, out = verify(workdir)
     assert rc == 1 and "chunk(s) lost: relu1_2 chunk 0" in out
+    # the metrics record the content of the test store they scored
+    assert "scored on other content than results/features/vgg16_random/natural.zarr now holds" in out
     rc, out = run(workdir, TABLE, "--forcerun", "evaluate_readout")
     assert rc != 0 and "has lost chunk files (relu1_2 chunk 0" in out
