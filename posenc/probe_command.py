@@ -20,6 +20,7 @@ from pathlib import Path
 
 import yaml
 
+from posenc import paths
 from posenc.config import load_config
 from posenc.errors import ActionableError
 from posenc.features.registry import get_arch
@@ -137,7 +138,21 @@ def _probe_lock(folder: Path):
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+def share_photo_cache(folder: Path) -> None:
+    """Point the run folder's package downloads and unpacked photos at the checkout's, so that every probe
+    uses the photo packages fetched once (230 MB) instead of fetching them again into each folder."""
+    for sub in (paths.DOWNLOADS, "resources/photos"):
+        shared, here = ROOT / sub, folder / sub
+        if here.exists() or here.is_symlink():
+            continue
+        shared.mkdir(parents=True, exist_ok=True)
+        here.parent.mkdir(parents=True, exist_ok=True)
+        here.symlink_to(shared, target_is_directory=True)
+
+
 def _probe(arch: str, weights: str, images, folder: Path, cores: int, seeds: int) -> int:
+    if images is None:  # the default's photos come from packages
+        share_photo_cache(folder)
     config = probe_config(arch, weights, folder, images, seeds)
     (folder / "config").mkdir(exist_ok=True)
     config_file = folder / "config" / "probe.yaml"

@@ -98,3 +98,17 @@ def test_a_second_probe_into_the_same_folder_is_refused_before_it_writes(tmp_pat
     assert pc.probe("resnet18", "random", out=folder, seeds=3) == 0
     assert attempts == [True]  # the running probe's config was left as it was
     assert pc.probe("resnet18", "random", out=folder, seeds=3) == 0  # the lock is released afterwards
+
+
+def test_probes_share_the_checkouts_photo_packages(tmp_path, monkeypatch):
+    import posenc.probe_command as pc
+
+    monkeypatch.setattr(pc, "ROOT", tmp_path / "checkout")
+    for run in ("a", "b"):
+        pc.share_photo_cache(tmp_path / run)
+    (tmp_path / "checkout" / "resources" / "photos" / "scratch").mkdir()
+    for run in ("a", "b"):
+        assert (tmp_path / run / "resources" / "photos" / "scratch").is_dir()
+        assert (
+            tmp_path / run / "resources" / "downloads"
+        ).resolve() == tmp_path / "checkout" / "resources" / "downloads"
