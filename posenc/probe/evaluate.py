@@ -35,21 +35,9 @@ def check_same_backbone(train_provenance: dict, test_provenance: dict, where: st
         )
 
 
-def evaluate_store(
-    heads,
-    targets,
-    spec,
-    store_path,
-    train_provenance: dict,
-    *,
-    output_size: int = INPUT_SIZE,
-    stripe_range: str = "unit",
-    batch_size: int = 32,
-    device: str = "cpu",
-    keep: list | None = None,
-    request: dict | None = None,
-):
-    """Rows {image, test_input, target, spc, mae, heldout_ratio} for every image of a store and every head.
+def evaluate_store(heads, targets, spec, store_path, train_provenance: dict, *, keep=None, **options):
+    """Rows {image, test_input, target, spc, mae, heldout_ratio} for every image of a store and every head
+    (evaluate_store_runs for one trained readout; `options` as there).
 
     heldout_ratio: the image's mean squared error over that of the best constant prediction of the target
     (its mean), the held-out counterpart of the training loss ratio: at 1 or more, the head predicts this
@@ -58,19 +46,10 @@ def evaluate_store(
     If `keep` is a list, the readout-size predictions (batch, T, h, w) are appended to it. With `request`
     (posenc.features.request), a store built for other settings than the config's is refused.
     """
-    return evaluate_store_runs(
-        [heads],
-        targets,
-        spec,
-        store_path,
-        train_provenance,
-        output_size=output_size,
-        stripe_range=stripe_range,
-        batch_size=batch_size,
-        device=device,
-        keeps=None if keep is None else [keep],
-        request=request,
-    )[0]
+    keeps = None if keep is None else [keep]
+    return evaluate_store_runs([heads], targets, spec, store_path, train_provenance, keeps=keeps, **options)[
+        0
+    ]
 
 
 def evaluate_store_runs(
