@@ -170,10 +170,12 @@ def pixels_only(wildcards):
 
 
 def extract_threads(wildcards):
-    # a backbone forward pass takes the CPUs of the machine (at most --cores): with `--cores 8` on a 2-core
-    # machine, readouts of finished stores run beside it instead of waiting for a whole machine; raw pixels
-    # need one. On a cluster (no local core count) profiles set the threads.
-    if pixels_only(wildcards):
+    # a backbone forward pass on the training set takes the CPUs of the machine (at most --cores): with
+    # `--cores 8` on a 2-core machine, readouts of finished stores run beside it instead of waiting for a
+    # whole machine. Test sets (smaller, and not on the way to any readout) and raw pixels take one, so
+    # that they never hold back the training store every readout waits for. On a cluster (no local core
+    # count) profiles set the threads.
+    if pixels_only(wildcards) or (workflow.local_exec and wildcards.image_set != config["train_set"]):
         return 1
     here = len(os.sched_getaffinity(0)) if workflow.local_exec else 64
     return min(workflow.cores or 1, here, 64)
