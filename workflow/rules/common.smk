@@ -175,7 +175,8 @@ def extract_threads(wildcards):
     # whole machine. Test sets (smaller, and not on the way to any readout) and raw pixels take one, so
     # that they never hold back the training store every readout waits for. On a cluster (no local core
     # count) profiles set the threads.
-    if pixels_only(wildcards) or (workflow.local_exec and wildcards.image_set != config["train_set"]):
+    image_set = getattr(wildcards, "image_set", config["train_set"])  # analyses running a backbone: the CPUs
+    if pixels_only(wildcards) or (workflow.local_exec and image_set != config["train_set"]):
         return 1
     here = len(os.sched_getaffinity(0)) if workflow.local_exec else 64
     return min(workflow.cores or 1, here, 64)
