@@ -1,6 +1,7 @@
 """The real Snakemake workflow: a dry run of the embedded default and a full run of the tiny config."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,19 @@ def snakemake(workdir, *args, check=True):
 def test_dry_run_of_the_embedded_default():
     out = snakemake(ROOT, "-n", "--cores", "8", "results/table4.csv", "--forcerun", "make_table")
     assert "make_table" in out
+
+
+def test_only_training_store_extractions_take_more_than_one_thread():
+    # a test set's extraction never holds cores the training stores (which every readout waits for) need
+    out = snakemake(ROOT, "-n", "--cores", "8", "results/table4.csv", "--forcerun", "extract_features")
+    blocks = [b for b in out.split("\nrule ")[1:] if b.startswith("extract_features:")]
+    threads = {
+        re.search(r"wildcards: (.*)", b).group(1): int((re.search(r"threads: (\d+)", b) or [0, 1])[1])
+        for b in blocks
+    }
+    many = {w for w, n in threads.items() if n > 1}
+    assert many and all(w.endswith("image_set=train") and "pixels" not in w for w in many)
+    assert all(n == 1 for w, n in threads.items() if not w.endswith("image_set=train"))
 
 
 def test_bad_config_stops_before_any_job(tmp_path):
