@@ -108,7 +108,13 @@ def list_backbones(library=None) -> str:
 
 
 def list_layers(name: str, input_size: int = INPUT_SIZE) -> str:
-    from posenc.features.architectures import build_random, derive_taps, module_outputs, trunk_of
+    from posenc.features.architectures import (
+        TokenMaps,
+        build_random,
+        derive_taps,
+        module_outputs,
+        trunk_of,
+    )
     from posenc.features.registry import get_arch
 
     arch = get_arch(name)
@@ -118,7 +124,17 @@ def list_layers(name: str, input_size: int = INPUT_SIZE) -> str:
     lines = [
         f"{name}: modules returning a feature map for a {input_size}x{input_size} input ('*': default tap)"
     ]
-    for module, kind, shape in module_outputs(trunk, input_size):
+    outputs = module_outputs(trunk, input_size)
+    if isinstance(
+        trunk, TokenMaps
+    ):  # its blocks as maps of patch tokens (attention's inner tensors left out)
+        layout = trunk.layout()
+        lines.append(
+            f"  a transformer: each block's patch tokens as a map ({layout['prefix_tokens_dropped']} class/register "
+            f"token(s) dropped; absolute position embedding: {'yes' if layout['absolute_pos_embed'] else 'no'})"
+        )
+        outputs = [o for o in outputs if o[0] in trunk.block_modules]
+    for module, kind, shape in outputs:
         mark = "*" if module in default else " "
         lines.append(f"{mark} {module:<40} {kind:<24} {tuple(shape[1:])}")
     return "\n".join(lines)

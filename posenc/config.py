@@ -243,6 +243,11 @@ def _check_backbones(config: dict) -> list[str]:
                 f"(conv_padding: false): an unpadded {b['arch']} needs at least {least} px; set input.size to "
                 f"{least} or more, or drop that backbone"
             )
+        if b["pos_embed"] != "keep" and arch.library != "timm":
+            problems.append(
+                f"config key `{where}.pos_embed`: {b['pos_embed']!r} changes a vision transformer's position "
+                f"embedding, and {b['arch']} is not a timm transformer; leave it at keep or drop it"
+            )
         if unpadded and not arch.removable_padding:
             problems.append(
                 f"config key `{where}.conv_padding`: removing padding is only defined for plain conv "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import numpy as np
 import torch
 import torchvision.models
 from torch import nn
@@ -72,7 +73,122 @@ def _resnet_stages(model: nn.Module, arch: Arch) -> nn.Module:
     return nn.Sequential(OrderedDict((n, getattr(model, n)) for n in names))
 
 
-TRUNKS = {"whole": lambda model, arch: model, "vgg_features": _vgg_features, "resnet_stages": _resnet_stages}
+# ---- transformers: patch tokens read as feature maps --------------------------------------------------
+def is_token_model(model: nn.Module) -> bool:
+    """A timm transformer: its blocks return tokens (N, L, C) or channels-last maps, not (N, C, H, W)."""
+    return hasattr(model, "forward_intermediates") and (
+        getattr(model, "num_prefix_tokens", None) is not None
+        or getattr(model, "output_fmt", "NCHW") == "NHWC"
+    )
+
+
+DEFAULT_BLOCK_TAPS = (
+    4  # a transformer's default taps: this many blocks evenly spaced in depth, the last included
+)
+
+
+def _attach(root: nn.Module, dotted: str, module: nn.Module) -> None:
+    """Place `module` at the dotted name inside root, creating plain containers on the way."""
+    *parents, last = dotted.split(".")
+    for part in parents:
+        if part not in root._modules:
+            root.add_module(part, nn.Module())
+        root = root._modules[part]
+    root.add_module(last, module)
+
+
+class TokenMaps(nn.Module):
+    """A timm transformer whose intermediate outputs are read as (N, C, gh, gw) maps of patch tokens.
+
+    timm's `forward_intermediates` returns each block's (ViT, DeiT, EVA, BEiT) or stage's (Swin) output as a
+    spatial map, with the class, distillation and register tokens dropped. Each map passes through an
+    identity module named as timm's `feature_info` names the block (`blocks.3`, `layers.1`), so taps, hooks
+    and `posenc layers` treat them as a CNN's module outputs. The network itself is `net`.
+    """
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+        self.block_modules = [f["module"] for f in net.feature_info]
+        for name in self.block_modules:
+            _attach(self, name, nn.Identity())
+        n = len(self.block_modules)
+        picks = sorted({round((k + 1) * n / DEFAULT_BLOCK_TAPS) - 1 for k in range(DEFAULT_BLOCK_TAPS)})
+        self.default_modules = (
+            self.block_modules if n <= DEFAULT_BLOCK_TAPS else [self.block_modules[i] for i in picks]
+        )
+
+    def layout(self) -> dict:
+        """How tokens became maps, for a store's provenance."""
+        pos = getattr(self.net, "pos_embed", None)
+        return {
+            "prefix_tokens_dropped": int(getattr(self.net, "num_prefix_tokens", 0) or 0),
+            "blocks": len(self.block_modules),
+            "absolute_pos_embed": isinstance(pos, nn.Parameter),
+            "patch_size": list(_pair(getattr(getattr(self.net, "patch_embed", None), "patch_size", 0))),
+        }
+
+    def forward(self, x: torch.Tensor):
+        maps = self.net.forward_intermediates(
+            x,
+            indices=list(range(len(self.block_modules))),
+            stop_early=True,
+            output_fmt="NCHW",
+            intermediates_only=True,
+        )
+        if len(maps) != len(self.block_modules):
+            raise RuntimeError(
+                f"{type(self.net).__name__}.forward_intermediates gave {len(maps)} maps for "
+                f"{len(self.block_modules)} feature_info entries: posenc cannot name its taps"
+            )
+        modules = dict(self.named_modules())
+        return [modules[name](m) for name, m in zip(self.block_modules, maps)]
+
+
+def _pair(value) -> tuple[int, int]:
+    return tuple(value) if isinstance(value, tuple | list) else (int(value), int(value))
+
+
+def _timm_trunk(model: nn.Module, arch: Arch) -> nn.Module:
+    return TokenMaps(model) if is_token_model(model) else model
+
+
+# A config's pos_embed: keep (as trained or initialised), zero (the absolute embedding removed), shuffle (its
+# patch rows permuted across the patches, seeded).
+POS_EMBED_MODES = ("keep", "zero", "shuffle")
+
+
+def set_pos_embed(model: nn.Module, mode: str, seed: int = 0) -> nn.Module:
+    """Apply a config's pos_embed to a full timm model (its parameters, in place). The class and register
+    tokens' rows, where the embedding has them, are zeroed by `zero` and left in place by `shuffle`."""
+    if mode not in POS_EMBED_MODES:
+        raise ValueError(f"pos_embed {mode!r}: use one of {', '.join(POS_EMBED_MODES)}")
+    if mode == "keep":
+        return model
+    pos = getattr(model, "pos_embed", None)
+    if not isinstance(pos, nn.Parameter):
+        raise ValueError(
+            f"pos_embed: {mode} changes an absolute position embedding, and {type(model).__name__} has none "
+            f"(a CNN, or a transformer with relative or rotary positions only): leave pos_embed at keep"
+        )
+    with torch.no_grad():
+        if mode == "zero":
+            pos.zero_()
+        else:
+            grid = getattr(getattr(model, "patch_embed", None), "grid_size", None)
+            patches = int(np.prod(grid)) if grid is not None else pos.shape[1]
+            start = pos.shape[1] - patches  # rows of prefix tokens come first
+            order = torch.randperm(patches, generator=torch.Generator().manual_seed(seed))
+            pos[:, start:] = pos[:, start:][:, order].clone()
+    return model
+
+
+TRUNKS = {
+    "whole": lambda model, arch: model,
+    "timm": _timm_trunk,
+    "vgg_features": _vgg_features,
+    "resnet_stages": _resnet_stages,
+}
 
 
 def build_full(arch: Arch, **kwargs) -> nn.Module:
@@ -140,12 +256,15 @@ def _measured(module: str, shape, input_size: int) -> Tap:
 def derive_taps(model: nn.Module, modules=None, input_size: int = INPUT_SIZE) -> tuple[Tap, ...]:
     """Taps of a network, with channels and strides measured by a dry forward pass.
 
-    `modules`: module names to read (a config's `taps`). Otherwise the stage outputs: timm's `feature_info`
-    where the model has one, else the last module to finish at each resolution (global pooling aside),
+    `modules`: module names to read (a config's `taps`). Otherwise, for a transformer, DEFAULT_BLOCK_TAPS
+    blocks evenly spaced in depth (blocks 2, 5, 8, 11 of a 12-block ViT); else the stage outputs: timm's
+    `feature_info` where the model has one, else the last module to finish at each resolution (global pooling aside),
     e.g. layer1..layer4 of a ResNet, features.N before each downsampling of a VGG or an EfficientNet.
     """
     outputs = module_outputs(model, input_size)
     last = {name: shape for name, _, shape in outputs}  # a module run twice: its last output
+    if modules is None and isinstance(model, TokenMaps):
+        modules = model.default_modules
     if modules is None:
         info = getattr(model, "feature_info", None)
         names = [f["module"] for f in info] if isinstance(info, list) else []

@@ -1,9 +1,11 @@
 """Architectures by name from torchvision and timm, beside the registry's hand-written entries.
 
 `resnet50`, `convnext_tiny`, ... name torchvision's classification CNNs (transformers left out);
-`timm/<name>` names any timm model. Their names are listed in catalog.json (shipped, and checked by a test
-against the installed libraries), so that a config is validated without importing torch; their taps are
-derived from the network itself when it is built (posenc.features.architectures.derive_taps).
+`timm/<name>` names any timm model, and a timm name that is not torchvision's may be given bare
+(`vit_small_patch16_224`, `deit_tiny_patch16_224`, `swin_tiny_patch4_window7_224`). Their names are
+listed in catalog.json (shipped, and checked by a test against the installed libraries), so that a config
+is validated without importing torch; their taps are derived from the network itself when it is built
+(posenc.features.architectures.derive_taps).
 """
 
 from __future__ import annotations
@@ -42,7 +44,9 @@ def library_model(name: str) -> tuple[str, str] | None:
     if name.startswith(TIMM_PREFIX):
         model = name[len(TIMM_PREFIX) :]
         return ("timm", model) if model in catalog()["timm"] else None
-    return ("torchvision", name) if name in catalog()["torchvision"] else None
+    if name in catalog()["torchvision"]:
+        return ("torchvision", name)
+    return ("timm", name) if name in catalog()["timm"] else None
 
 
 def catalog_names() -> list[str]:

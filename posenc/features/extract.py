@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from posenc import __version__, paths
 from posenc.errors import ActionableError, snakemake_command
-from posenc.features.architectures import derive_taps
+from posenc.features.architectures import TokenMaps, derive_taps
 from posenc.features.preprocess import get_preprocessing, resize_image
 from posenc.features.registry import get_arch
 from posenc.features.request import check_request, store_request, weight_file
@@ -209,6 +209,7 @@ def prepare(backbone: dict, manifest_path, cfg: FeatureConfig = FeatureConfig(),
         weights_file=weights_file,
         conv_padding=backbone.get("conv_padding", True),
         checkpoint_preprocessing=backbone.get("checkpoint_preprocessing", "imagenet"),
+        pos_embed=backbone.get("pos_embed", "keep"),
     )
     prep_name = backbone.get("preprocessing") or cfg.preprocessing
     prep = get_preprocessing(info.native_preprocessing if prep_name == "native" else prep_name)
@@ -216,7 +217,12 @@ def prepare(backbone: dict, manifest_path, cfg: FeatureConfig = FeatureConfig(),
     extractor = TapExtractor(trunk, taps, cfg.size, backbone.get("align_corners", cfg.align_corners))
     try:
         sizes = native_sizes(extractor, cfg.input_size)
-    except RuntimeError as err:
+    except (RuntimeError, AssertionError) as err:
+        if "doesn't match model" in str(err):  # timm's fixed-size patch embedding
+            raise ActionableError(
+                f"backbone {backbone.get('name', arch.name)}: {err}. Set input.size to the size {arch.name} "
+                f"was built for (the number in its name, e.g. 224)"
+            ) from None
         if "Padding size should be less" not in str(err):
             raise
         raise ActionableError(
@@ -226,6 +232,8 @@ def prepare(backbone: dict, manifest_path, cfg: FeatureConfig = FeatureConfig(),
         ) from None
     manifest, records = read_manifest(manifest_path)
     provenance = build_provenance(backbone, arch, taps, info, prep, cfg, manifest, sizes)
+    if isinstance(trunk, TokenMaps):  # how a transformer's tokens became maps
+        provenance["tokens"] = {**trunk.layout(), "pos_embed": backbone.get("pos_embed", "keep")}
     file_hash = info.sha256 if weight_file(backbone, weights_file) else None
     provenance["request"] = store_request(backbone, asdict(cfg), manifest, file_hash)
     return extractor, prep, records, provenance

@@ -93,9 +93,10 @@ def catalogued_arch(name: str, library: str, model: str) -> Arch:
         random_init = {"zero_init_residual": True}
     return Arch(
         name=name,
-        description=f"{library} {model}: taps at the last module of each resolution stage (derived)",
+        description=f"{library} {model}: taps at the last module of each resolution stage, or a "
+        f"transformer's blocks (derived)",
         builder="catalog",
-        trunk="whole",
+        trunk="timm" if library == "timm" else "whole",
         taps=(),
         weight_sources=("imagenet", "random", "checkpoint", *CATALOG_WHEEL_SOURCES.get(name, ())),
         random_init=random_init,

@@ -35,6 +35,8 @@ def store_request(backbone: dict, features: dict, manifest: dict, weights_sha256
             backbone.get("checkpoint_preprocessing", "imagenet") if weights == "checkpoint" else None
         ),
         "conv_padding": backbone.get("conv_padding", True),
+        "pos_embed": backbone.get("pos_embed", "keep"),
+        "pos_embed_seed": backbone.get("seed", 0) if backbone.get("pos_embed") == "shuffle" else None,
         "taps": backbone.get("taps"),  # modules chosen by name (None: the architecture's default taps)
         "preprocessing": backbone.get("preprocessing") or features["preprocessing"],
         "align_corners": backbone.get("align_corners", features["align_corners"]),

@@ -29,6 +29,7 @@ from posenc.features.architectures import (
     disable_inplace,
     freeze,
     set_conv_padding,
+    set_pos_embed,
     trunk_of,
 )
 from posenc.features.registry import Arch, get_arch, padding_mode
@@ -179,8 +180,9 @@ def _load_into(model: nn.Module, state: dict, arch: Arch, origin: str) -> None:
             f"{origin} lacks {len(missing)} tensors of {arch.name}'s trunk, e.g. {missing[:3]}: "
             f"is it a {arch.library or 'torchvision'}-layout {arch.name} state dict?"
         )
-    if (
-        result.unexpected_keys and arch.trunk == "whole"
+    if result.unexpected_keys and arch.trunk in (
+        "whole",
+        "timm",
     ):  # the whole network is read: nothing may be left over
         raise WeightsUnavailable(
             f"{origin} has {len(result.unexpected_keys)} tensors {arch.name} does not, e.g. "
@@ -197,8 +199,11 @@ def load_trunk(
     weights_file=None,
     conv_padding: bool | str = True,
     checkpoint_preprocessing: str = "imagenet",
+    pos_embed: str = "keep",
 ) -> tuple[nn.Module, WeightsInfo]:
-    """A frozen trunk of `arch` with the given weights, in-place ops disabled, and its WeightsInfo."""
+    """A frozen trunk of `arch` with the given weights, in-place ops disabled, and its WeightsInfo.
+    `pos_embed` (transformers): keep, zero or shuffle the absolute position embedding (shuffled with `seed`),
+    before the weights are hashed (random weights: the hash then tells the variants apart)."""
     architecture = get_arch(arch)
     if weights not in architecture.weight_sources:
         raise ValueError(
@@ -222,6 +227,10 @@ def load_trunk(
             state, file = load_checkpoint_state_dict(checkpoint), checkpoint
         _load_into(model, state, architecture, str(file))
         used_seed = None
+    try:
+        set_pos_embed(model, pos_embed, seed)
+    except ValueError as err:
+        raise ActionableError(f"backbone {arch}: {err}") from None
     trunk = freeze(disable_inplace(trunk_of(architecture, model)))
     if padding_mode(conv_padding) == "none" and not architecture.removable_padding:
         raise ValueError(
