@@ -213,39 +213,67 @@ def train_heads(
         source = open_source(store_path, spec, cfg, dev, expect=expect, request=request)
     reader = source.reader
     heads = build_heads(reader.channels, spec, seed, targets, input_norm=cfg.input_norm != "none")
-    if heads.input_norm is not None:
-        mean, std = channel_statistics(source)
-        if cfg.input_norm == "scale":  # divide by the root mean square, keep 0 at 0 (zero padding stays zero)
-            mean, std = torch.zeros_like(mean), (mean**2 + std**2).sqrt()
-        heads.input_norm.set_statistics(mean, std)
+    fit_input_norm(heads.input_norm, source, cfg.input_norm)
     heads = heads.to(dev)
     loss_fn = UpsampledMSE(
         target_stack(targets, cfg.output_size, cfg.stripe_range), spec.output_size(reader.arrays[0].shape[-1])
     ).to(dev)
+    label = f"train {reader.provenance['backbone']} {spec.id} seed {seed}"
+    epoch_means, step_losses = run_sgd(
+        heads, lambda x: loss_fn(heads(x)), source, cfg, seed, dev, label, progress
+    )
+    epochs = [
+        {"epoch": e + 1, **{t: float(m[k]) for k, t in enumerate(targets)}} for e, m in enumerate(epoch_means)
+    ]
+    const = constant_losses(targets, cfg)
+    last = torch.stack(step_losses[-max(1, -(-reader.n_images // cfg.batch_size)) :]).double().mean(0)
+    history = {
+        "epochs": epochs,
+        "steps": torch.stack(step_losses).float(),  # (steps, targets)
+        "constant_loss": {t: float(const[k]) for k, t in enumerate(targets)},
+        "final_loss_ratio": {t: float(last[k] / const[k]) for k, t in enumerate(targets)},
+    }
+    return heads, history, reader.provenance
+
+
+def fit_input_norm(norm, source: BatchSource, mode: str) -> None:
+    """Set a readout's fixed input normalisation from the training store (training.input_norm): scale divides
+    each channel by its root mean square (0 stays 0, so zero padding keeps its meaning), channel standardises."""
+    if norm is None or mode == "none":
+        return
+    mean, std = channel_statistics(source)
+    if mode == "scale":
+        mean, std = torch.zeros_like(mean), (mean**2 + std**2).sqrt()
+    norm.set_statistics(mean, std)
+
+
+def run_sgd(module, losses_of, source: BatchSource, cfg: TrainConfig, seed: int, device, label, progress):
+    """Train `module` by SGD on the store's mini-batches (cfg: budget in epochs or steps, schedule, momentum,
+    weight decay); `losses_of(x)` gives the per-head losses of a batch, whose sum is minimised. Returns the mean
+    losses of each epoch and the losses of every step, both (heads,) float64 tensors."""
     optim = torch.optim.SGD(
-        heads.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+        module.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
     )
     # epochs: the schedule steps once per epoch (the paper); steps: once per SGD step
     sched = torch.optim.lr_scheduler.MultiStepLR(optim, list(cfg.lr_milestones), cfg.lr_gamma)
     rng = np.random.default_rng(seed)
     epochs, step_losses = [], []
-    label = f"train {reader.provenance['backbone']} {spec.id} seed {seed}"
-    total = cfg.steps or cfg.epochs * -(-reader.n_images // cfg.batch_size)
+    total = cfg.steps or cfg.epochs * -(-source.reader.n_images // cfg.batch_size)
     with tqdm(total=total, desc=label, unit="batch", disable=not progress, mininterval=2) as bar:
         epoch = 0
         while (len(step_losses) < total) if cfg.steps else (epoch < cfg.epochs):
-            heads.train()
-            sums, seen = torch.zeros(len(targets), dtype=torch.float64), 0
+            module.train()
+            sums, seen = None, 0
             for x in source.epoch(rng):
-                losses = loss_fn(heads(x.to(dev, non_blocking=True)))
+                losses = losses_of(x.to(device, non_blocking=True))
                 optim.zero_grad(set_to_none=True)
                 losses.sum().backward()
                 optim.step()
                 if cfg.steps:
                     sched.step()
                 step = losses.detach().cpu().double()
-                step_losses.append(step.float())
-                sums += step * len(x)
+                step_losses.append(step)
+                sums = step * len(x) if sums is None else sums + step * len(x)
                 seen += len(x)
                 bar.update(1)
                 crash_point("train-step", label)
@@ -254,17 +282,9 @@ def train_heads(
             if not cfg.steps:
                 sched.step()
             epoch += 1
-            epochs.append({"epoch": epoch, **{t: float(sums[k] / seen) for k, t in enumerate(targets)}})
-    heads.eval()
-    const = constant_losses(targets, cfg)
-    last = torch.stack(step_losses[-max(1, -(-reader.n_images // cfg.batch_size)) :]).double().mean(0)
-    history = {
-        "epochs": epochs,
-        "steps": torch.stack(step_losses),  # (steps, targets)
-        "constant_loss": {t: float(const[k]) for k, t in enumerate(targets)},
-        "final_loss_ratio": {t: float(last[k] / const[k]) for k, t in enumerate(targets)},
-    }
-    return heads, history, reader.provenance
+            epochs.append(sums / seen)
+    module.eval()
+    return epochs, step_losses
 
 
 def save_heads(
