@@ -12,6 +12,8 @@ the cells over those locations: log2(K^2) bits when K divides the output side, a
 
 The `rows_columns` classifier predicts the row and the column of the cell apart, q(r, c) = q(r) q(c): its
 bound is the sum of a vertical and a horizontal one. The `cells` classifier predicts the K^2 cells at once.
+One head per tap classifies the finest grid; a coarser grid (a K dividing the finest) is read from the same
+head, each of its cells the union of fine cells whose probabilities add.
 """
 
 from __future__ import annotations
@@ -53,22 +55,41 @@ def outputs(k: int, classifier: str) -> int:
     return 2 * k if classifier == "rows_columns" else k * k
 
 
-def cross_entropy(logits: torch.Tensor, k: int, classifier: str, reduce: bool = True):
-    """Cross-entropy in nats of (N, outputs, h, w) logits against every location's cell, as
-    (rows, columns) for rows_columns and (cells, None) for cells: the mean over images and locations, or
-    with reduce=False one value per image."""
+def check_grid(grid) -> tuple[int, ...]:
+    """The grid sizes in increasing order; each must divide the largest (its cells are unions of the finest
+    cells, whose probabilities the one head per tap gives)."""
+    grid = tuple(sorted(int(k) for k in grid))
+    if not grid or grid[0] < 2 or any(grid[-1] % k for k in grid):
+        raise ValueError(f"grid {list(grid)}: every K must be at least 2 and divide the largest ({grid[-1]})")
+    return grid
+
+
+def log_probs(logits: torch.Tensor, kmax: int, k: int, classifier: str) -> list[torch.Tensor]:
+    """Log-probabilities (N, K, h, w) of the rows and of the columns (rows_columns), or (N, K^2, h, w) of the
+    cells (cells), of the K grid, from a head's logits for the finest grid kmax: a coarse cell's probability
+    is the sum of the fine cells it holds."""
+    n, _, h, w = logits.shape
+    g = kmax // k
+    if classifier == "rows_columns":
+        parts = [F.log_softmax(logits[:, :kmax].float(), 1), F.log_softmax(logits[:, kmax:].float(), 1)]
+        return [p.reshape(n, k, g, h, w).logsumexp(2) for p in parts]
+    fine = F.log_softmax(logits.float(), 1).reshape(n, k, g, k, g, h, w)
+    return [fine.logsumexp(dim=(2, 4)).reshape(n, k * k, h, w)]
+
+
+def cross_entropy(logits: torch.Tensor, kmax: int, k: int, classifier: str, reduce: bool = True):
+    """Cross-entropy in nats against every location's cell of the K grid, from a head's logits for the finest
+    grid kmax (N, outputs(kmax), h, w): as [rows, columns] for rows_columns and [cells] for cells, each the mean
+    over images and locations, or with reduce=False one value per image."""
     n, _, h, w = logits.shape
     rows = cell_index(h, k).to(logits.device)[None, :, None].expand(n, h, w)
     cols = cell_index(w, k).to(logits.device)[None, None, :].expand(n, h, w)
-    mode = "mean" if reduce else "none"
-
-    def ce(part, labels):
-        value = F.cross_entropy(part.float(), labels, reduction=mode)
-        return value if reduce else value.mean(dim=(1, 2))
-
-    if classifier == "rows_columns":
-        return ce(logits[:, :k], rows), ce(logits[:, k:], cols)
-    return ce(logits, rows * k + cols), None
+    labels = [rows, cols] if classifier == "rows_columns" else [rows * k + cols]
+    out = []
+    for lp, label in zip(log_probs(logits, kmax, k, classifier), labels):
+        value = F.nll_loss(lp, label, reduction="mean" if reduce else "none")
+        out.append(value if reduce else value.mean(dim=(1, 2)))
+    return out
 
 
 def bits(ce_nats: float, side: int, k: int) -> float:

@@ -1,10 +1,11 @@
 """Position information in bits: per tap, heads that classify each location's K x K grid cell, trained on
 the cached training store and scored on held-out stores as a lower bound in bits (posenc.probe.cells).
 
-One job per backbone: every tap of the store gets its own heads (one per K), all trained in the same pass
-over the store (each mini-batch is read once; a head reads only its tap's channels). Heads share no
-parameter and each is initialised from (seed, tap, K) alone, so each trains as it would alone. The heads
-have the shape of the configured readout (L layers of k x k convolutions with padding p) and end in logits.
+One job per backbone: every tap of the store gets its own head, all trained in the same pass over the store
+(each mini-batch is read once; a head reads only its tap's channels). Heads share no parameter and each is
+initialised from (seed, tap) alone, so each trains as it would alone. A head has the shape of the configured
+readout (L layers of k x k convolutions with padding p) and ends in the logits of the finest grid; every
+coarser grid is read from it (posenc.probe.cells).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from posenc.features.store import StoreReader, content_digest
 from posenc.io import atomic_path, atomic_write_text
 from posenc.probe import cells
 from posenc.probe.evaluate import check_same_backbone
-from posenc.probe.readout import InputStandardize, ShiftConv2d, head_seed
+from posenc.probe.readout import InputStandardize, head_seed
 from posenc.probe.training import (
     TrainConfig,
     fit_input_norm,
@@ -48,60 +49,41 @@ class BitsConfig:
 
     def __post_init__(self):
         cells.outputs(2, self.classifier)  # an unknown classifier is an error here
-        if not self.grid or min(self.grid) < 2:
-            raise ValueError(f"position_bits grid {self.grid}: every K must be at least 2")
+        object.__setattr__(self, "grid", cells.check_grid(self.grid))
+
+    @property
+    def finest(self) -> int:
+        return self.grid[-1]
 
     @classmethod
     def from_dict(cls, values: dict) -> BitsConfig:
         return cls(tuple(values["grid"]), values["classifier"])
 
 
-class TapCellHeads(nn.Module):
-    """The heads of one tap, one per K: its first convolution stacks every head's output (the tap's channels
-    are read once for all of them); with L > 1 each head then has its own hidden layers."""
+def cell_head(channels: int, spec: ReadoutSpec, outputs: int, generator: torch.Generator) -> nn.Sequential:
+    """One tap's head: the readout's L layers of k x k convolutions with padding p (Conv, BatchNorm, ReLU
+    between them), the last giving `outputs` logits through a BatchNorm, as PosENet's last layer (without its
+    sigmoid). Initialised as PosENet's, from its own generator.
 
-    def __init__(
-        self, channels: int, spec: ReadoutSpec, widths: list[int], generators: list[torch.Generator]
-    ):
-        super().__init__()
-        self.widths = list(widths)
-        hidden = spec.hidden or channels
-        self.first_widths = [hidden if spec.layers > 1 else w for w in widths]
-        out = sum(self.first_widths)
-        kind = ShiftConv2d if spec.kernel**2 * out <= channels else nn.Conv2d
-        self.first = kind(channels, out, spec.kernel, padding=spec.padding)
-        self.norm = nn.BatchNorm2d(out) if spec.layers > 1 else None
-        self.rest = nn.ModuleList()
-        for w in widths if spec.layers > 1 else ():
-            layers = []
-            for i in range(spec.layers - 1):
-                last = i == spec.layers - 2
-                layers.append(nn.Conv2d(hidden, w if last else hidden, spec.kernel, padding=spec.padding))
-                if not last:
-                    layers += [nn.BatchNorm2d(hidden), nn.ReLU()]
-            self.rest.append(nn.Sequential(*layers))
-        start = 0
-        for h, width in enumerate(self.first_widths):  # each head's slice as a lone convolution's
-            nn.init.xavier_uniform_(self.first.weight[start : start + width], generator=generators[h])
-            start += width
-        for h, head in enumerate(self.rest):
-            for m in head:
-                if isinstance(m, nn.Conv2d):
-                    nn.init.xavier_uniform_(m.weight, generator=generators[h])
-        for m in self.modules():
-            if isinstance(m, nn.Conv2d):
-                nn.init.zeros_(m.bias)
-
-    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
-        z = self.first(x)
-        if self.norm is None:
-            return list(torch.split(z, self.widths, dim=1))
-        parts = torch.split(torch.relu(self.norm(z)), self.first_widths, dim=1)
-        return [head(part) for head, part in zip(self.rest, parts)]
+    The BatchNorm keeps SGD at the readouts' learning rate stable on taps of thousands of channels (without
+    it, lr 0.1 sent the logits of VGG16's taps to cross-entropies of 10 to 50 nats); it also bounds how fast
+    a head sharpens, so a perfectly informative input approaches log2(K^2) over thousands of steps rather
+    than hundreds (tests/probe/test_position_bits.py measures it)."""
+    hidden = spec.hidden or channels
+    layers = []
+    for i in range(spec.layers):
+        last = i == spec.layers - 1
+        width = outputs if last else hidden
+        conv = nn.Conv2d(channels if i == 0 else hidden, width, spec.kernel, padding=spec.padding)
+        nn.init.xavier_uniform_(conv.weight, generator=generator)
+        nn.init.zeros_(conv.bias)
+        layers += [conv, nn.BatchNorm2d(width)] + ([] if last else [nn.ReLU()])
+    return nn.Sequential(*layers)
 
 
 class CellHeads(nn.Module):
-    """Every tap's cell heads over a store's concatenated taps: forward gives {(tap, K): logits}."""
+    """One head per tap over a store's concatenated taps, each reading only its tap's channels and classifying
+    the finest grid: forward gives {tap: logits (N, outputs, h, w)}."""
 
     def __init__(self, taps, spec: ReadoutSpec, bits: BitsConfig, seed: int, input_norm: bool = False):
         """`taps`: (name, channels) in the store's order."""
@@ -109,36 +91,35 @@ class CellHeads(nn.Module):
         self.taps, self.spec, self.bits = [(str(n), int(c)) for n, c in taps], spec, bits
         self.in_channels = sum(c for _, c in self.taps)
         self.input_norm = InputStandardize(self.in_channels) if input_norm else None
-        widths = [cells.outputs(k, bits.classifier) for k in bits.grid]
-        self.heads = nn.ModuleList()
-        for name, channels in self.taps:
-            gens = [torch.Generator().manual_seed(head_seed(seed, f"bits:{name}:K{k}")) for k in bits.grid]
-            self.heads.append(TapCellHeads(channels, spec, widths, gens))
+        outputs = cells.outputs(bits.finest, bits.classifier)
+        self.heads = nn.ModuleList(
+            cell_head(c, spec, outputs, torch.Generator().manual_seed(head_seed(seed, f"bits:{name}")))
+            for name, c in self.taps
+        )
 
-    def forward(self, x: torch.Tensor) -> dict[tuple[str, int], torch.Tensor]:
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         x = x if self.input_norm is None else self.input_norm(x)
         out, start = {}, 0
-        for (name, channels), heads in zip(self.taps, self.heads):
-            for k, logits in zip(self.bits.grid, heads(x[:, start : start + channels])):
-                out[(name, k)] = logits
+        for (name, channels), head in zip(self.taps, self.heads):
+            out[name] = head(x[:, start : start + channels])
             start += channels
         return out
 
+    def cross_entropies(self, logits: torch.Tensor, k: int, reduce: bool = True) -> list[torch.Tensor]:
+        """[rows, columns] or [cells] cross-entropy (nats) of one tap's logits on the K grid."""
+        return cells.cross_entropy(logits, self.bits.finest, k, self.bits.classifier, reduce)
 
-def head_losses(logits: dict, classifier: str) -> torch.Tensor:
-    """(heads,) cross-entropy in nats of each (tap, K) head, in the order of `logits`."""
-    values = []
-    for (_, k), z in logits.items():
-        first, second = cells.cross_entropy(z, k, classifier)
-        values.append(first if second is None else first + second)
-    return torch.stack(values)
+
+def head_losses(heads: CellHeads, logits: dict) -> torch.Tensor:
+    """(taps,) each tap head's training loss: its cross-entropy (nats) on the finest grid."""
+    return torch.stack([sum(heads.cross_entropies(z, heads.bits.finest)) for z in logits.values()])
 
 
 def train_cell_heads(
     source, spec: ReadoutSpec, bits: BitsConfig, cfg: TrainConfig, seed: int, device, progress
 ):
-    """Train every tap's heads on the store of `source` (posenc.probe.training.open_source); return (heads,
-    history) with each head's training cross-entropy over its last epoch's worth of steps."""
+    """Train every tap's head on the store of `source` (posenc.probe.training.open_source); return (heads,
+    history) with each head's training cross-entropy on the finest grid over its last epoch's worth of steps."""
     reader = source.reader
     taps = [(name, array.shape[1]) for name, array in zip(reader.taps, reader.arrays)]
     heads = CellHeads(taps, spec, bits, seed, input_norm=cfg.input_norm != "none")
@@ -146,13 +127,13 @@ def train_cell_heads(
     heads = heads.to(device)
     label = f"bits {reader.provenance['backbone']} {spec.id} seed {seed}"
     _, steps = run_sgd(
-        heads, lambda x: head_losses(heads(x), bits.classifier), source, cfg, seed, device, label, progress
+        heads, lambda x: head_losses(heads, heads(x)), source, cfg, seed, device, label, progress
     )
     last = torch.stack(steps[-max(1, -(-reader.n_images // cfg.batch_size)) :]).mean(0)
-    names = [f"{name}:K{k}" for name, _ in taps for k in bits.grid]
+    names = [name for name, _ in taps]
     history = {
         "steps": torch.stack(steps).float(),
-        "heads": names,
+        "taps": names,
         "train_ce": dict(zip(names, last.tolist())),
     }
     return heads, history
@@ -193,41 +174,42 @@ def _bits_key(spec, bits: BitsConfig, cfg, seed, device, digest, code) -> str:
 
 
 def score_store(heads: CellHeads, store_path, train_provenance: dict, request=None, batch_size: int = 32):
-    """Sums over the images of a store, per test input and (tap, K) head: cross-entropy (nats) of the rows
-    and columns (or cells), and the image count. {(test_input, tap, K): {...}}, and the store's reader."""
+    """Sums over the images of a store, per test input, tap and K: the cross-entropies (nats) of the rows and
+    columns (or cells) and the image count, as {(test_input, tap, K): {"ce": [...], "n": ...}}; with the
+    store's reader and the side of the readout's output."""
     reader = StoreReader(store_path, None, request=request)
     check_same_backbone(train_provenance, reader.provenance, str(store_path))
     device = next(heads.parameters()).device
     sums: dict[tuple, dict] = {}
     inputs = np.array(reader.test_inputs)
+    side = heads.spec.output_size(reader.arrays[0].shape[-1])
     for start in range(0, reader.n_images, batch_size):
         stop = min(start + batch_size, reader.n_images)
         x = torch.from_numpy(reader.read(start, stop).astype(np.float32)).to(device)
         with torch.no_grad():
             logits = heads(x)
-        for (tap, k), z in logits.items():
-            first, second = cells.cross_entropy(z, k, heads.bits.classifier, reduce=False)
-            for test_input in np.unique(inputs[start:stop]):
-                pick = torch.from_numpy(inputs[start:stop] == test_input).to(device)
-                entry = sums.setdefault((str(test_input), tap, k), {"first": 0.0, "second": 0.0, "n": 0})
-                entry["first"] += float(first[pick].double().sum())
-                entry["second"] += float(second[pick].double().sum()) if second is not None else 0.0
-                entry["n"] += int(pick.sum())
-            side = z.shape[-1]
+        for tap, z in logits.items():
+            for k in heads.bits.grid:
+                parts = heads.cross_entropies(z, k, reduce=False)
+                for test_input in np.unique(inputs[start:stop]):
+                    pick = torch.from_numpy(inputs[start:stop] == test_input).to(device)
+                    entry = sums.setdefault((str(test_input), tap, k), {"ce": [0.0] * len(parts), "n": 0})
+                    entry["ce"] = [a + float(b[pick].double().sum()) for a, b in zip(entry["ce"], parts)]
+                    entry["n"] += int(pick.sum())
     return sums, reader, side
 
 
 def bits_rows(
     heads: CellHeads, payload: dict, sums: dict, side: int, image_set: str, digest: str
 ) -> list[dict]:
-    """One row per (test input, tap, K): the bound in bits, its rows/columns parts, H(C) and training bits."""
+    """One row per (test input, tap, K): the bound in bits (and its rows and columns parts), H(C), and the
+    bound on the training images of the finest grid's head (far above the held-out one: memorised)."""
     prov, cfg, spec = payload["store_provenance"], payload["train_config"], heads.spec
     tap_info = {t["name"]: t for t in prov["taps"]}
     order = [name for name, _ in heads.taps]
     rows = []
     for (test_input, tap, k), entry in sums.items():
-        first, second = entry["first"] / entry["n"], entry["second"] / entry["n"]
-        band = cells.band_entropy(side, k) / math.log(2)
+        parts = [c / entry["n"] for c in entry["ce"]]
         row = {
             "backbone": prov["backbone"],
             "arch": prov["arch"],
@@ -235,7 +217,7 @@ def bits_rows(
             "conv_padding": prov["conv_padding"],
             "pos_embed": (prov.get("tokens") or {}).get("pos_embed", ""),
             "preprocessing": prov["preprocessing"]["name"],
-            "readout": ReadoutSpec(spec.layers, spec.kernel, spec.padding, None, spec.hidden).id,
+            "readout": spec.id,
             "classifier": heads.bits.classifier,
             "input_norm": cfg["input_norm"],
             "budget": f"{cfg['steps']} steps" if cfg["steps"] else f"{cfg['epochs']} epochs",
@@ -248,15 +230,16 @@ def bits_rows(
             "image_set": image_set,
             "test_input": test_input,
             "n_images": entry["n"],
-            "ce_nats": first + second,
-            "bits": cells.bits(first + second, side, k),
+            "ce_nats": sum(parts),
+            "bits": cells.bits(sum(parts), side, k),
             "max_bits": cells.max_bits(side, k),
-            "train_bits": cells.bits(payload["history"]["train_ce"][f"{tap}:K{k}"], side, k),
+            "train_bits_finest": cells.bits(payload["history"]["train_ce"][tap], side, heads.bits.finest),
             "store_digest": digest,
         }
         if heads.bits.classifier == "rows_columns":
-            row["bits_rows"] = band - first / math.log(2)
-            row["bits_columns"] = band - second / math.log(2)
+            band = cells.band_entropy(side, k) / math.log(2)
+            row["bits_rows"] = band - parts[0] / math.log(2)
+            row["bits_columns"] = band - parts[1] / math.log(2)
         rows.append(row)
     return rows
 

@@ -28,14 +28,35 @@ def test_cells_of_the_output_grid_and_their_entropy():
     assert cells.max_bits(26, 8) == pytest.approx(-2 * (p * np.log2(p)).sum())  # a little under 6
     assert cells.outputs(8, "rows_columns") == 16 and cells.outputs(8, "cells") == 64
     # uniform logits: the cross-entropy is log(K) per band, the bound exactly 0 where K divides the side
-    rows, cols = cells.cross_entropy(torch.zeros(2, 8, 24, 24), 4, "rows_columns")
+    rows, cols = cells.cross_entropy(torch.zeros(2, 8, 24, 24), 4, 4, "rows_columns")
     assert float(rows) == pytest.approx(math.log(4)) and float(cols) == pytest.approx(math.log(4))
     assert cells.bits(float(rows + cols), 24, 4) == pytest.approx(0.0, abs=1e-5)
     # logits that are the truth, scaled up: the bound reaches H(C)
     truth = torch.nn.functional.one_hot(cells.cell_index(24, 4), 4).T.float()  # (4, 24)
     logits = 50 * torch.cat([truth[:, :, None].expand(4, 24, 24), truth[:, None, :].expand(4, 24, 24)])[None]
-    rows, cols = cells.cross_entropy(logits, 4, "rows_columns")
+    rows, cols = cells.cross_entropy(logits, 4, 4, "rows_columns")
     assert cells.bits(float(rows + cols), 24, 4) == pytest.approx(4.0, abs=1e-5)
+    # the coarse grid read from the fine head: its cells are unions of fine ones, the bound exact again
+    rows, cols = cells.cross_entropy(logits, 4, 2, "rows_columns")
+    assert cells.bits(float(rows + cols), 24, 2) == pytest.approx(2.0, abs=1e-5)
+
+
+@pytest.mark.parametrize("side", [24, 26, 13, 7])
+def test_coarse_bands_are_unions_of_fine_ones(side):
+    fine = cells.cell_index(side, 8)
+    assert torch.equal(fine // 2, cells.cell_index(side, 4)) and torch.equal(
+        fine // 4, cells.cell_index(side, 2)
+    )
+    with pytest.raises(ValueError, match="divide the largest"):
+        cells.check_grid([2, 3, 8])
+
+
+def test_coarse_cells_add_the_probabilities_of_the_fine_cells():
+    logits = torch.randn(1, 16, 3, 3, generator=torch.Generator().manual_seed(0))  # a 4 x 4 grid's cells
+    fine = torch.softmax(logits, 1).reshape(1, 4, 4, 3, 3)  # (rows, columns)
+    coarse = cells.log_probs(logits, 4, 2, "cells")[0].exp().reshape(1, 2, 2, 3, 3)
+    assert torch.allclose(coarse[0, 1, 0], fine[0, 2:, :2].sum(dim=(0, 1)))  # bottom-left = 4 fine cells
+    assert torch.allclose(coarse.sum(dim=(1, 2)), torch.ones(1, 3, 3))
 
 
 def _store(path, maps: np.ndarray, name="toy", test_inputs=None):
@@ -48,9 +69,9 @@ def _store(path, maps: np.ndarray, name="toy", test_inputs=None):
     return path
 
 
-def _run(tmp_path, train, test, bits=None, steps=150, lr=0.1, spec=ReadoutSpec(1, 3, 0)):
+def _run(tmp_path, train, test, bits=None, steps=150, lr=0.1, spec=ReadoutSpec(1, 3, 0), **training):
     bits = bits or BitsConfig()
-    cfg = TrainConfig(steps=steps, lr=lr, lr_milestones=(int(steps * 0.7),), batch_size=8)
+    cfg = TrainConfig(steps=steps, lr=lr, lr_milestones=(int(steps * 0.7),), batch_size=8, **training)
     tmp_path.mkdir(exist_ok=True)
     out = tmp_path / "bits.csv"
     heads = [tmp_path / f"seed{s}.pt" for s in (0, 1)]
@@ -72,24 +93,25 @@ def test_constant_images_through_unpadded_pixels_carry_no_position(tmp_path):
     assert (padded["bits"] > 0.1).all()
 
 
-# The K^2-way classifier can represent the grid (logits a_r y + b_c x) but fits it slowly: on these inputs its
-# K = 8 head was still 0.5 bits short after 800 steps and 0.2 after 3000, where rows_columns is exact after 300.
+# A perfectly informative input: centred coordinates in map pixels. The heads' last BatchNorm bounds how fast
+# they sharpen (their logits' scale learns at the learning rate), so the bound approaches log2(K^2) over
+# thousands of steps: after 2000 steps at lr 5 it was within 0.05, 0.14 and 0.31 bits for K = 2, 4, 8
+# (rows_columns). The K^2-way classifier fits the grid more slowly still (K = 8 left out).
 @pytest.mark.parametrize("classifier, grid", [("rows_columns", (2, 4, 8)), ("cells", (2, 4))])
 def test_coordinate_channels_carry_all_of_it(tmp_path, classifier, grid):
     rng = np.random.default_rng(1)
-    ramp = np.arange(SIZE) - (SIZE - 1) / 2  # centred coordinates in map pixels
+    ramp = np.arange(SIZE) - (SIZE - 1) / 2
     coords = np.stack([ramp[:, None] * np.ones(SIZE), np.ones(SIZE)[:, None] * ramp])  # (2, y, x): y then x
-    maps = np.concatenate(
-        [np.broadcast_to(coords, (40, 2, SIZE, SIZE)), rng.normal(size=(40, 1, SIZE, SIZE))], 1
-    )
+    noise = rng.normal(size=(40, 1, SIZE, SIZE))  # a channel without position
+    maps = np.concatenate([np.broadcast_to(coords, (40, 2, SIZE, SIZE)), noise], 1)
     train = _store(tmp_path / "train.zarr", maps[:32])
     test = _store(tmp_path / "test.zarr", maps[32:])
-    frame, _ = _run(tmp_path, train, test, BitsConfig(grid, classifier), steps=300, lr=1.0)
+    frame, _ = _run(tmp_path, train, test, BitsConfig(grid, classifier), steps=2000, lr=5.0, weight_decay=0.0)
     assert sorted(frame["K"].unique()) == list(grid)
     for k, group in frame.groupby("K"):
         best = cells.max_bits(26, k)
         assert group["max_bits"].iloc[0] == pytest.approx(best, abs=1e-5)  # written with 6 digits
-        assert (group["bits"] > best - 0.1).all(), group[["K", "seed", "bits"]]
+        assert (group["bits"] > 0.94 * best).all(), group[["K", "seed", "bits"]]
         assert (group["bits"] <= best + 1e-5).all()
 
 
@@ -104,11 +126,10 @@ def test_heads_are_kept_when_nothing_changed_and_each_tap_reads_its_own_channels
     assert [p.stat().st_mtime_ns for p in paths] == stamp  # same key: not retrained
     pd.testing.assert_frame_equal(first, again)
     heads, payload = load_cell_heads(paths[0])
-    assert payload["taps"] == [("rgb", 4)] or payload["taps"] == [["rgb", 4]]
-    two = CellHeads([("a", 3), ("b", 5)], ReadoutSpec(1, 1, 0), BitsConfig((2,)), 0)
-    x = torch.zeros(1, 8, 4, 4)
-    x[:, 3:] = 1.0  # only tap b's channels are non-zero
-    out = two(x)
-    bias = two.heads[0].first.bias[:, None, None]
-    assert torch.allclose(out[("a", 2)][0], bias.expand(4, 4, 4))  # tap a sees zeros only
-    assert not torch.allclose(out[("b", 2)][0], two.heads[1].first.bias[:, None, None].expand(4, 4, 4))
+    assert [tuple(t) for t in payload["taps"]] == [("rgb", 4)] and not heads.training
+    two = CellHeads([("a", 3), ("b", 5)], ReadoutSpec(1, 1, 0), BitsConfig((2,)), 0).eval()
+    x = torch.randn(2, 8, 4, 4)
+    changed = x.clone()
+    changed[:, 3:] += 1.0  # only tap b's channels change
+    before, after = two(x), two(changed)
+    assert torch.equal(before["a"], after["a"]) and not torch.allclose(before["b"], after["b"])
