@@ -38,6 +38,7 @@ include: "workflow/rules/dense.smk"
 include: "workflow/rules/tables.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/analyses.smk"
+include: "workflow/rules/position_bits.smk"
 
 
 rule all:
@@ -48,3 +49,4 @@ rule all:
         rules.collect_metrics.output,
         rules.compare_with_paper.output,
         plan.analysis_outputs(config),
+        plan.position_bits_outputs(config),

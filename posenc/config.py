@@ -18,7 +18,7 @@ from posenc.errors import ActionableError
 from posenc.features.registry import ARCHS, get_arch, is_known_arch, min_unpadded_input, padding_mode
 from posenc.images.packages import catalog
 from posenc.io import parse_checksum
-from posenc.plan import analysis_test_set, has_masks, row_readout, synthetic_test_sets
+from posenc.plan import analysis_test_set, bits_readout, has_masks, row_readout, synthetic_test_sets
 from posenc.schema import SCHEMA_PATH, load_schema, schema_defaults, schema_property  # noqa: F401 (the config's API)
 
 
@@ -375,6 +375,34 @@ def _check_analyses(config: dict) -> list[str]:
     return problems
 
 
+def _check_position_bits(config: dict) -> list[str]:
+    """position_bits names defined backbones, a readout without taps, and grid sizes one head can serve."""
+    entry = config["position_bits"]
+    problems = [
+        f"config key `position_bits.backbones`: {name!r} is not defined under backbones; add it there or drop it"
+        for name in entry["backbones"]
+        if name not in config["backbones"]
+    ]
+    if entry.get("readout", {}).get("taps"):
+        problems.append(
+            "config key `position_bits.readout.taps`: every tap is measured alone; drop `taps` (a backbone's "
+            "own `taps` chooses which modules its store holds)"
+        )
+    grid = sorted(entry["grid"])
+    if any(grid[-1] % k for k in grid):
+        problems.append(
+            f"config key `position_bits.grid`: {grid}: every K must divide the largest ({grid[-1]}), whose "
+            f"cells the one head per tap classifies; e.g. [2, 4, 8]"
+        )
+    side = bits_readout(config).output_size(config["features"]["size"])
+    if grid[-1] > side:
+        problems.append(
+            f"config key `position_bits.grid`: K = {grid[-1]} exceeds the readout's output side ({side} at "
+            f"features.size {config['features']['size']}); use smaller K or a larger features.size"
+        )
+    return problems
+
+
 def _check_dense_tasks(config: dict) -> list[str]:
     """Each dense task trains and tests on defined image sets that carry masks, on a known backbone."""
     problems = []
@@ -428,6 +456,7 @@ CROSS_CHECKS = (
     _check_analyses,
     _check_dense_tasks,
     _check_tables,
+    _check_position_bits,
 )
 
 

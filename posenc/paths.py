@@ -65,6 +65,19 @@ def analysis(name: str, backbone: str) -> str:
     return f"results/analyses/{name}/{backbone}.csv"
 
 
+POSITION_BITS = "position_bits"  # results/position_bits.csv and .md (a table), and its figures
+
+
+def bits_heads(backbone: str, readout: str, seed: int | str) -> str:
+    """A backbone's position-bits heads (one per tap) of one seed."""
+    return f"results/position_bits/{backbone}/{readout}/seed{seed}.pt"
+
+
+def bits_metrics(backbone: str, readout: str) -> str:
+    """A backbone's position bits, every seed, tap, grid size and test input."""
+    return f"results/position_bits/{backbone}/{readout}/bits.csv"
+
+
 COMPARISON = "results/paper_comparison.md"
 
 

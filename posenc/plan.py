@@ -128,6 +128,7 @@ TABLE_TITLES = {
     "table3": "Table 3: position information per level (taps f1..f5) and all levels",
     "table4": "Table 4: padding as a source of absolute position information",
     "table6": "Table 6: position information in backbones trained for dense tasks (Table 5's padded networks)",
+    "table_vit": "Vision transformers with and without position embedding, beside CNNs with and without padding",
 }
 
 
@@ -344,3 +345,61 @@ def analysis_outputs(config: dict) -> list[str]:
     if analyses.get("padding_pattern"):
         out += [paths.PADDING_PATTERN, paths.figure("padding_pattern")]
     return out
+
+
+# ---- position in bits (posenc.probe.position_bits) -----------------------------------------------------
+def bits_readout(config: dict) -> ReadoutSpec:
+    """The heads' shape: the top-level readout with position_bits.readout's overrides (each tap alone)."""
+    merged = {**config["readout"], **config["position_bits"].get("readout", {})}
+    return ReadoutSpec(merged["layers"], merged["kernel"], merged["padding"], None, merged.get("hidden"))
+
+
+def bits_settings(config: dict) -> dict:
+    """The BitsConfig of every backbone's heads."""
+    return {k: config["position_bits"][k] for k in ("grid", "classifier")}
+
+
+def bits_metric_files(config: dict) -> list[str]:
+    readout = bits_readout(config).id
+    return [paths.bits_metrics(b, readout) for b in config["position_bits"]["backbones"]]
+
+
+def backbone_labels(config: dict) -> dict[str, str]:
+    """A label for every backbone: the first table row's that reads it, else its key."""
+    labels = {}
+    for entry in config["tables"].values():
+        for row in entry["rows"]:
+            labels.setdefault(row["backbone"], row["label"])
+    return {b: labels.get(b, b) for b in config["backbones"]}
+
+
+def bits_plan(config: dict) -> dict:
+    """What the position-bits table and figures need beside the metric files: backbones in order, labels,
+    the test set whose natural images they draw, and the settings shown beside the numbers."""
+    spec, training = bits_readout(config), config["training"]
+    budget = f"{training['steps']} SGD steps" if training["steps"] else f"{training['epochs']} epochs"
+    labels = backbone_labels(config)
+    backbones = config["position_bits"]["backbones"]
+    return {
+        "backbones": list(backbones),
+        "labels": {b: labels[b] for b in backbones},
+        "grid": list(config["position_bits"]["grid"]),
+        "test_set": analysis_test_set(config),
+        "notes": [
+            f"heads: readout {spec.id} per tap, {config['position_bits']['classifier']} classifier of the finest "
+            f"grid (K = {max(config['position_bits']['grid'])}), trained {budget} on image set "
+            f"{config['train_set']!r} ({config['seeds']} seed(s), readout input: training.input_norm "
+            f"{training['input_norm']}); features computed in {config['features']['precision']}",
+            "bits: a lower bound on the mutual information between a location's K x K cell and the features, "
+            "log2(K^2) - CE / ln 2 on the held-out images (max_bits: H(C) of the readout's output grid)",
+        ],
+    }
+
+
+def position_bits_outputs(config: dict) -> list[str]:
+    if not config["position_bits"]["backbones"]:
+        return []
+    return [paths.table(paths.POSITION_BITS, ext) for ext in ("csv", "md")] + [
+        paths.figure("position_bits"),
+        paths.figure("position_bits_best"),
+    ]

@@ -221,6 +221,16 @@ def evaluate_inputs(wildcards):
     }
 
 
+def bits_inputs(wildcards):
+    # the training store and every test store, with what their requests are computed from
+    sets = config["test_sets"]
+    return {
+        **train_inputs(wildcards),
+        "test_stores": [paths.store(wildcards.backbone, s) for s in sets],
+        "test_manifests": [paths.manifest(s) for s in sets],
+    }
+
+
 def mean_maps_inputs(wildcards):
     # the training store, and what its request is computed from (a stale store is refused)
     return train_inputs(wildcards)
