@@ -148,7 +148,9 @@ def make_position_bits(plan: dict, metric_paths, out_csv, out_md, depth_png, bes
     per_seed = pd.concat([pd.read_csv(p, keep_default_na=False, na_values=[""]) for p in metric_paths])
     summary = summarise(per_seed)
     order = {b: i for i, b in enumerate(plan["backbones"])}
-    summary = summary.sort_values(["test_input", "backbone", "depth", "K"], key=lambda c: c.map(order) if c.name == "backbone" else c, kind="stable")  # fmt: skip
+    rank = summary["backbone"].map(order)
+    summary = summary.assign(_rank=rank).sort_values(["test_input", "_rank", "depth", "K"], kind="stable")
+    summary = summary.drop(columns="_rank").reset_index(drop=True)
     k = max(plan["grid"])
     depth_figure(summary, plan, depth_png)
     best_figure(best_taps(summary, k), plan, best_png, k)
