@@ -44,7 +44,11 @@ rule make_position_bits:
         attribution=attribution_target,
         stamp=stamp("make_position_bits", **BITS_TABLE),
     output:
-        csv=report(paths.table(paths.POSITION_BITS), caption="../report/position_bits.rst", category="Beyond the paper"),
+        csv=report(
+            paths.table(paths.POSITION_BITS),
+            caption="../report/position_bits.rst",
+            category="Beyond the paper",
+        ),
         md=paths.table(paths.POSITION_BITS, "md"),
         depth=report(
             paths.figure("position_bits"),
