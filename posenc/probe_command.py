@@ -61,6 +61,17 @@ def split_lists(images: Path, folder: Path) -> tuple[Path, Path]:
     return train, test
 
 
+def has_position_embedding(arch: str) -> bool:
+    """Whether a timm architecture is a transformer with an absolute position embedding (built to tell)."""
+    found = get_arch(arch)
+    if found.library != "timm":
+        return False
+    from posenc.features.architectures import TokenMaps, build_random, trunk_of
+
+    trunk = trunk_of(found, build_random(found, 0))
+    return isinstance(trunk, TokenMaps) and trunk.layout()["absolute_pos_embed"]
+
+
 def probe_config(arch: str, weights: str, folder: Path, images=None, seeds: int = 3) -> dict:
     """The config of a probe: the embedded default's images, readout and training, one network."""
     get_arch(arch)  # an unknown name fails here, with close names
@@ -78,8 +89,11 @@ def probe_config(arch: str, weights: str, folder: Path, images=None, seeds: int 
     model = {"arch": arch, **weights_entry(weights), "preprocessing": "native"}
     if model["weights"] == "random":
         model["preprocessing"] = "official"
-    other = dict(model, conv_padding=False if get_arch(arch).removable_padding else "reflect")
-    other_label = "w/o padding" if other["conv_padding"] is False else "reflect padding"
+    if has_position_embedding(arch):  # a transformer: the same network without its position embedding
+        other, other_label = dict(model, pos_embed="zero"), "w/o pos_embed"
+    else:
+        other = dict(model, conv_padding=False if get_arch(arch).removable_padding else "reflect")
+        other_label = "w/o padding" if other["conv_padding"] is False else "reflect padding"
     wheel_keys = {w.config_key: default[w.config_key] for w in WHEELS.values()}
     return {
         "image_sets": image_sets,

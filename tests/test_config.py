@@ -262,3 +262,17 @@ def test_each_cross_check_passes_the_default_alone_and_catches_its_own_problem(r
         f"{', '.join(default['image_sets'])})"
     ]
     assert cfg._check_backbones(broken) == []  # the others do not see it
+
+
+def test_position_bits_settings_are_checked(default):
+    bad = copy.deepcopy(default)
+    bad["position_bits"] = {"backbones": ["nope"], "grid": [3, 8], "readout": {"taps": ["relu1_2"]}}
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad)
+    text = str(err.value)
+    assert "`position_bits.backbones`: 'nope' is not defined" in text
+    assert "`position_bits.readout.taps`" in text and "must divide the largest (8)" in text
+    big = copy.deepcopy(default)
+    big["position_bits"]["grid"] = [2, 32]
+    with pytest.raises(ConfigError, match=r"K = 32 exceeds the readout's output side \(26"):
+        validate_config(big)

@@ -53,3 +53,14 @@ def test_readout_ids_round_trip():
     assert ReadoutSpec(1, 3, 0, None, 8).hidden is None  # a one-layer readout has no hidden layer
     with pytest.raises(ValueError, match="not a readout id"):
         ReadoutSpec.from_id("L1-k3")
+
+
+def test_position_bits_plan_of_the_embedded_default(config):
+    assert plan.bits_readout(config) == ReadoutSpec(1, 3, 0)  # the top-level readout, every tap alone
+    files = plan.bits_metric_files(config)
+    assert files[0] == paths.bits_metrics("pixels", "L1-k3-p0-all") and len(files) == 12
+    bits = plan.bits_plan(config)
+    assert bits["labels"]["vgg16_oxford"] == "VGG16 (oxford)" and bits["grid"] == [2, 4, 8]
+    assert bits["labels"]["vit_small_random_nope"] == "ViT-S/16 (random) w/o pos_embed"
+    assert "180 SGD steps" in bits["notes"][0] and "log2(K^2) - CE / ln 2" in bits["notes"][1]
+    assert paths.figure("position_bits_best") in plan.position_bits_outputs(config)

@@ -23,6 +23,10 @@ def test_a_probe_config_is_valid_and_pairs_the_network_with_pixels_and_other_pad
     assert vgg["backbones"]["model_other_padding"]["conv_padding"] is False  # a plain stack: removed
     assert config["image_sets"]["train"]["source"] == "packages"  # the default's photos
     assert run_name("timm/resnet18", "/x/my weights.pth") == "timm_resnet18-my_weights"
+    vit = validate_config(probe_config("vit_tiny_patch16_224", "random", tmp_path))
+    other = vit["backbones"]["model_other_padding"]
+    assert other["pos_embed"] == "zero" and other["conv_padding"] is True  # a transformer: the embedding
+    assert vit["tables"]["table4"]["rows"][2]["label"].endswith("w/o pos_embed")
 
 
 def test_user_images_are_split_four_to_one(tmp_path):

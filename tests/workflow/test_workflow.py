@@ -101,6 +101,30 @@ def test_tiny_workflow_builds_table4(tiny_run):
 
 
 @pytest.mark.slow
+def test_tiny_workflow_builds_the_transformer_table_and_position_bits(tiny_run):
+    workdir, _ = tiny_run
+    vit = pd.read_csv(workdir / "results" / "table_vit.csv")
+    assert list(dict.fromkeys(vit["model"])) == [
+        "ViT-Ti (random)",
+        "ViT-Ti (random) w/o pos_embed",
+        "VGG16 (random)",
+    ]
+    assert {"natural_spc", "noise_spc"} <= set(vit.columns)
+    bits = pd.read_csv(workdir / "results" / "position_bits.csv", keep_default_na=False)
+    assert set(bits["backbone"]) == {"pixels", "vgg16_random", "vgg16_random_nopad", "vit", "vit_nope"}
+    assert set(bits["K"]) == {2, 4} and set(bits["test_input"]) == {"natural", "black", "white", "noise"}
+    taps = bits[bits["backbone"] == "vit"].drop_duplicates("tap")
+    assert list(taps["tap"]) == ["blocks_2", "blocks_5", "blocks_8", "blocks_11"]
+    assert set(bits.loc[bits["backbone"] == "vit_nope", "pos_embed"]) == {"zero"}
+    assert bits["n_seeds"].eq(2).all() and (bits["bits"] <= bits["max_bits"] + 1e-6).all()
+    store = workdir / "results" / "features" / "vit_nope" / "train.zarr" / "zarr.json"
+    tokens = json.loads(store.read_text())["attributes"]["posenc"]["tokens"]
+    assert tokens["pos_embed"] == "zero" and tokens["prefix_tokens_dropped"] == 1
+    for figure in ("position_bits", "position_bits_best"):
+        assert (workdir / "results" / "figures" / f"{figure}.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
 def test_rerun_does_nothing_and_seeds_retrain_without_reextracting(tiny_run):
     workdir, _ = tiny_run
     assert "Nothing to be done" in snakemake(workdir, "-n", "--cores", "2", "all")
