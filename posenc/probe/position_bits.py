@@ -98,10 +98,18 @@ class CellHeads(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        x = x if self.input_norm is None else self.input_norm(x)
+        """Each tap's channels are copied once into a contiguous channels-last block (normalised on the way
+        when the readout normalises its input) that its convolution reads without another copy."""
+        nhwc = x.permute(0, 2, 3, 1)
         out, start = {}, 0
         for (name, channels), head in zip(self.taps, self.heads):
-            out[name] = head(x[:, start : start + channels])
+            part = nhwc[..., start : start + channels]
+            if self.input_norm is None:
+                part = part.contiguous()
+            else:
+                inv = self.input_norm.inv_std[start : start + channels]
+                part = torch.addcmul(-self.input_norm.mean[start : start + channels] * inv, part, inv)
+            out[name] = head(part.permute(0, 3, 1, 2))
             start += channels
         return out
 
