@@ -17,4 +17,4 @@ paths, errors, io (atomic writes, hashing), runtime (job logs, threads, device),
 that rerun jobs), verify (what is stale under results/) and the cli.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

@@ -56,9 +56,10 @@ def test_readout_ids_round_trip():
 
 
 def test_position_bits_plan_of_the_embedded_default(config):
-    assert plan.bits_readout(config) == ReadoutSpec(1, 3, 0)  # the top-level readout, every tap alone
+    # the top-level readout with position_bits.readout's kernel 1, every tap alone
+    assert plan.bits_readout(config) == ReadoutSpec(1, 1, 0)
     files = plan.bits_metric_files(config)
-    assert files[0] == paths.bits_metrics("pixels", "L1-k3-p0-all") and len(files) == 12
+    assert files[0] == paths.bits_metrics("pixels", "L1-k1-p0-all") and len(files) == 7
     bits = plan.bits_plan(config)
     assert bits["labels"]["vgg16_oxford"] == "VGG16 (oxford)" and bits["grid"] == [2, 4, 8]
     assert bits["labels"]["vit_small_random_nope"] == "ViT-S/16 (random) w/o pos_embed"

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from posenc.features.store import StoreReader, content_digest
-from posenc.io import atomic_path, atomic_write_text
+from posenc.io import atomic_write_text
 from posenc.probe import cells
 from posenc.probe.evaluate import check_same_backbone
 from posenc.probe.readout import InputStandardize, head_seed
@@ -31,7 +31,9 @@ from posenc.probe.training import (
     open_source,
     readout_key,
     run_sgd,
+    spec_of,
     trained_key,
+    write_readout,
 )
 from posenc.readout_spec import ReadoutSpec
 from posenc.runtime import resolve_device
@@ -147,30 +149,11 @@ def train_cell_heads(
     return heads, history
 
 
-def save_cell_heads(path, heads: CellHeads, cfg: TrainConfig, seed: int, history, provenance, key, digest):
-    payload = {
-        "key": key,
-        "store_digest": digest,
-        "readout": asdict(heads.spec),
-        "bits": asdict(heads.bits),
-        "taps": heads.taps,
-        "state_dict": heads.state_dict(),
-        "train_config": asdict(cfg),
-        "seed": seed,
-        "history": history,
-        "store_provenance": provenance,
-    }
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-
-
 def load_cell_heads(path, device="cpu") -> tuple[CellHeads, dict]:
     payload = torch.load(Path(path), map_location=device, weights_only=False)
-    r = payload["readout"]
-    spec = ReadoutSpec(r["layers"], r["kernel"], r["padding"], None, r.get("hidden"))
     bits = BitsConfig(tuple(payload["bits"]["grid"]), payload["bits"]["classifier"])
     norm = payload["train_config"].get("input_norm", "none") != "none"
-    heads = CellHeads(payload["taps"], spec, bits, payload["seed"], input_norm=norm)
+    heads = CellHeads(payload["taps"], spec_of(payload), bits, payload["seed"], input_norm=norm)
     heads.load_state_dict(payload["state_dict"])
     return heads.to(device).eval(), payload
 
@@ -284,7 +267,11 @@ def position_bits(
             if source is None:
                 source = open_source(train_store, spec, cfg, dev, request=requests.get(str(train_store)))
             heads, history = train_cell_heads(source, spec, bits, cfg, seed, dev, progress)
-            save_cell_heads(path, heads.cpu(), cfg, seed, history, source.reader.provenance, key, digest)
+            trained_from = {"key": key, "store_digest": digest}
+            fields = {"bits": asdict(heads.bits), "taps": heads.taps}
+            write_readout(
+                path, heads.cpu(), cfg, seed, history, source.reader.provenance, trained_from, **fields
+            )
             print(f"seed {seed}: trained (key {key})", file=sys.stderr)
         heads, payload = load_cell_heads(path, dev)
         for store in test_stores:

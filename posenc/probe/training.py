@@ -287,15 +287,16 @@ def run_sgd(module, losses_of, source: BatchSource, cfg: TrainConfig, seed: int,
     return epochs, step_losses
 
 
-def save_heads(
-    path, heads: PosENet, targets, cfg: TrainConfig, seed: int, history, provenance: dict, trained_from=None
-) -> None:
-    """`trained_from`: {key, store_digest} (readout_key), what a later job compares to keep this readout."""
+def write_readout(
+    path, heads, cfg: TrainConfig, seed: int, history, provenance: dict, trained_from=None, **fields
+):
+    """Save trained heads with what they were trained from (atomically): their shape, state, training settings,
+    seed, history and the store's provenance; `trained_from`: {key, store_digest} (readout_key), what a later
+    job compares to keep them; `fields`: what else their loader needs."""
     payload = {
         **(trained_from or {}),
         "readout": asdict(heads.spec),
-        "in_channels": heads.in_channels,
-        "targets": list(targets),
+        **fields,
         "state_dict": heads.state_dict(),
         "train_config": asdict(cfg),
         "seed": seed,
@@ -306,13 +307,26 @@ def save_heads(
         torch.save(payload, tmp)
 
 
+def save_heads(
+    path, heads: PosENet, targets, cfg: TrainConfig, seed: int, history, provenance: dict, trained_from=None
+) -> None:
+    """A PosENet's heads (write_readout with their input width and targets)."""
+    fields = {"in_channels": heads.in_channels, "targets": list(targets)}
+    write_readout(path, heads, cfg, seed, history, provenance, trained_from, **fields)
+
+
+def spec_of(payload: dict) -> ReadoutSpec:
+    """The ReadoutSpec a saved readout records."""
+    r = payload["readout"]
+    return ReadoutSpec(
+        r["layers"], r["kernel"], r["padding"], tuple(r["taps"]) if r["taps"] else None, r.get("hidden")
+    )
+
+
 def load_heads(path, device: str = "cpu"):
     """(heads in eval mode, their targets, ReadoutSpec, payload) from a file written by save_heads."""
     payload = torch.load(Path(path), map_location=device, weights_only=False)
-    r = payload["readout"]
-    spec = ReadoutSpec(
-        r["layers"], r["kernel"], r["padding"], tuple(r["taps"]) if r["taps"] else None, r.get("hidden")
-    )
+    spec = spec_of(payload)
     input_norm = payload["train_config"].get("input_norm", "none") != "none"
     heads = PosENet(payload["in_channels"], spec, len(payload["targets"]), input_norm=input_norm)
     heads.load_state_dict(payload["state_dict"])
