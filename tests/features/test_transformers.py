@@ -111,3 +111,16 @@ def test_pos_embed_is_in_the_store_request_and_refused_for_cnns():
     }
     with pytest.raises(ValueError, match=r"backbones\.cnn\.pos_embed.*not a timm transformer"):
         validate_config(config)
+
+
+def test_a_checkpoint_of_the_timm_model_loads_and_a_foreign_one_is_named(tmp_path):
+    trunk, _ = load_trunk(VIT, "random", seed=5)
+    path = tmp_path / "vit.pth"
+    torch.save(trunk.net.state_dict(), path)
+    loaded, info = load_trunk(VIT, "checkpoint", checkpoint=path)
+    assert torch.equal(loaded.net.pos_embed, trunk.net.pos_embed) and info.file == str(path)
+    state = trunk.net.state_dict()
+    del state["blocks.3.attn.qkv.weight"]
+    torch.save(state, path)
+    with pytest.raises(ActionableError, match=r"lacks 1 tensors.*blocks\.3\.attn\.qkv\.weight"):
+        load_trunk(VIT, "checkpoint", checkpoint=path)
