@@ -37,7 +37,7 @@ def test_names_are_validated_without_torch_and_typos_get_close_names():
         "a": {"arch": "resnet50", "weights": "random"},
         "b": {"arch": "timm/convnext_tiny", "weights": "imagenet", "conv_padding": "reflect"},
     }
-    config["tables"], config["analyses"] = {}, {}
+    config["tables"], config["analyses"], config["position_bits"]["backbones"] = {}, {}, []
     validate_config(config)
     config["backbones"]["c"] = {"arch": "resnet5O"}
     with pytest.raises(
