@@ -110,6 +110,8 @@ def test_table_runs_follow_the_rows(default):
     # Table 4's targets, and V because the canvas analysis asks its readout where things are
     assert run_targets(config, "vgg16_oxford_nopad", "L1-k3-p0-all") == ["H", "V", "G", "HS"]
     config["analyses"]["canvas"] = []
+    assert run_targets(config, "vgg16_oxford_nopad", "L1-k3-p0-all") == ["H", "V", "G", "HS"]  # table_vit: V
+    del config["tables"]["table_vit"]
     assert run_targets(config, "vgg16_oxford_nopad", "L1-k3-p0-all") == ["H", "G", "HS"]  # Table 4 only
     assert run_targets(config, "vgg16_oxford", "L1-k3-p0-all") == [
         "H",
@@ -274,5 +276,5 @@ def test_position_bits_settings_are_checked(default):
     assert "`position_bits.readout.taps`" in text and "must divide the largest (8)" in text
     big = copy.deepcopy(default)
     big["position_bits"]["grid"] = [2, 32]
-    with pytest.raises(ConfigError, match=r"K = 32 exceeds the readout's output side \(26"):
+    with pytest.raises(ConfigError, match=r"K = 32 exceeds the readout's output side \(28 at"):
         validate_config(big)

@@ -281,7 +281,9 @@ def test_a_configfile_replaces_the_default_instead_of_merging(tmp_path):
     config = yaml.safe_load((ROOT / ".test" / "config" / "config.yaml").read_text())
     config["tables"] = {"table4": config["tables"]["table4"]}
     (tmp_path / "only4.yaml").write_text(yaml.safe_dump(config))
-    assert job_counts(snakemake(tmp_path, "-n", "--cores", "2", "all"))["make_table"] == 5
+    assert (
+        job_counts(snakemake(tmp_path, "-n", "--cores", "2", "all"))["make_table"] == 6
+    )  # 1-4, 6, table_vit
     out = snakemake(tmp_path, "-n", "--cores", "2", "all", "--configfile", str(tmp_path / "only4.yaml"))
     assert job_counts(out)["make_table"] == 1
 
