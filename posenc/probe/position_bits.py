@@ -150,6 +150,7 @@ def train_cell_heads(
 
 
 def load_cell_heads(path, device="cpu") -> tuple[CellHeads, dict]:
+    """(heads in eval mode, payload) from a file written by position_bits."""
     payload = torch.load(Path(path), map_location=device, weights_only=False)
     bits = BitsConfig(tuple(payload["bits"]["grid"]), payload["bits"]["classifier"])
     norm = payload["train_config"].get("input_norm", "none") != "none"
