@@ -125,9 +125,7 @@ def list_layers(name: str, input_size: int = INPUT_SIZE) -> str:
         f"{name}: modules returning a feature map for a {input_size}x{input_size} input ('*': default tap)"
     ]
     outputs = module_outputs(trunk, input_size)
-    if isinstance(
-        trunk, TokenMaps
-    ):  # its blocks as maps of patch tokens (attention's inner tensors left out)
+    if isinstance(trunk, TokenMaps):  # its blocks as maps of patch tokens, attention's inner tensors left out
         layout = trunk.layout()
         lines.append(
             f"  a transformer: each block's patch tokens as a map ({layout['prefix_tokens_dropped']} class/register "

@@ -139,6 +139,11 @@ def input_sources(config: dict, table: str) -> dict[str, str]:
     return {i: entry["test_set"] if i == "natural" else synthetic for i in entry["inputs"]}
 
 
+def budget_text(training: dict) -> str:
+    """The training budget as the notes name it: `steps` SGD steps, or `epochs` epochs."""
+    return f"{training['steps']} SGD steps" if training["steps"] else f"{training['epochs']} epochs"
+
+
 def table_notes(config: dict, table: str) -> list[str]:
     entry = config["tables"][table]
     if config["stripe_range"] == "unit":
@@ -146,7 +151,7 @@ def table_notes(config: dict, table: str) -> list[str]:
     else:
         range_note = "[-1, 1], the range the paper's stripe MAE implies"
     training = config["training"]
-    budget = f"{training['steps']} SGD steps" if training["steps"] else f"{training['epochs']} epochs"
+    budget = budget_text(training)
     norm = {
         "none": "the backbone's maps as they are (the paper)",
         "scale": "each channel divided by its root mean square over the training store (training.input_norm)",
@@ -375,21 +380,23 @@ def backbone_labels(config: dict) -> dict[str, str]:
 
 def bits_plan(config: dict) -> dict:
     """What the position-bits table and figures need beside the metric files: backbones in order, labels,
-    the test set whose natural images they draw, and the settings shown beside the numbers."""
+    and the settings shown beside the numbers (`setting` in the figures, `notes` under the table)."""
     spec, training = bits_readout(config), config["training"]
-    budget = f"{training['steps']} SGD steps" if training["steps"] else f"{training['epochs']} epochs"
+    budget = budget_text(training)
     labels = backbone_labels(config)
     backbones = config["position_bits"]["backbones"]
     return {
         "backbones": list(backbones),
         "labels": {b: labels[b] for b in backbones},
         "grid": list(config["position_bits"]["grid"]),
-        "test_set": analysis_test_set(config),
+        "setting": f"readout {spec.id} per tap, {budget}, {config['seeds']} seed(s)",
         "notes": [
             f"heads: readout {spec.id} per tap, {config['position_bits']['classifier']} classifier of the finest "
             f"grid (K = {max(config['position_bits']['grid'])}), trained {budget} on image set "
             f"{config['train_set']!r} ({config['seeds']} seed(s), readout input: training.input_norm "
-            f"{training['input_norm']}); features computed in {config['features']['precision']}",
+            f"{training['input_norm']}); input preprocessing: {config['input']['preprocessing']}; features "
+            f"computed in {config['features']['precision']}, taps resized to {config['features']['size']} px "
+            f"(bilinear, align_corners={config['features']['align_corners']}; a backbone may override both)",
             "bits: a lower bound on the mutual information between a location's K x K cell and the features, "
             "log2(K^2) - CE / ln 2 on the held-out images (max_bits: H(C) of the readout's output grid)",
         ],

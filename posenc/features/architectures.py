@@ -82,9 +82,8 @@ def is_token_model(model: nn.Module) -> bool:
     )
 
 
-DEFAULT_BLOCK_TAPS = (
-    4  # a transformer's default taps: this many blocks evenly spaced in depth, the last included
-)
+# a transformer's default taps: this many blocks evenly spaced in depth, the last included
+DEFAULT_BLOCK_TAPS = 4
 
 
 def _attach(root: nn.Module, dotted: str, module: nn.Module) -> None:

@@ -180,10 +180,8 @@ def _load_into(model: nn.Module, state: dict, arch: Arch, origin: str) -> None:
             f"{origin} lacks {len(missing)} tensors of {arch.name}'s trunk, e.g. {missing[:3]}: "
             f"is it a {arch.library or 'torchvision'}-layout {arch.name} state dict?"
         )
-    if result.unexpected_keys and arch.trunk in (
-        "whole",
-        "timm",
-    ):  # the whole network is read: nothing may be left over
+    whole_network = arch.trunk in ("whole", "timm")  # every tensor is read: nothing may be left over
+    if result.unexpected_keys and whole_network:
         raise WeightsUnavailable(
             f"{origin} has {len(result.unexpected_keys)} tensors {arch.name} does not, e.g. "
             f"{result.unexpected_keys[:3]}: is it a state dict of another architecture or variant?"

@@ -12,7 +12,7 @@ from posenc.io import atomic_path, atomic_write_text
 from posenc.probe.metrics import mae, mse, ranks, spearman
 from posenc.probe.readout import upsample
 from posenc.probe.targets import target_tensor
-from posenc.probe.training import LEARNED_RATIO, load_heads
+from posenc.probe.training import LEARNED_RATIO, budget_label, load_heads
 from posenc.runtime import resolve_device
 from posenc.schema import INPUT_SIZE
 
@@ -119,7 +119,7 @@ def run_columns(payload: dict, spec) -> dict:
         "taps": "all" if not spec.taps else "+".join(spec.taps),
         "stripe_range": payload["train_config"]["stripe_range"],
         "input_norm": cfg["input_norm"],
-        "budget": f"{cfg['steps']} steps" if cfg["steps"] else f"{cfg['epochs']} epochs",
+        "budget": budget_label(cfg),
         "weights_sha256": (prov["weights_sha256"] or "")[:12],
         "weights_seed": "" if prov.get("weights_seed") is None else prov["weights_seed"],
         "seed": payload["seed"],

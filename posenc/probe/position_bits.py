@@ -27,6 +27,7 @@ from posenc.probe.evaluate import check_same_backbone
 from posenc.probe.readout import InputStandardize, head_seed
 from posenc.probe.training import (
     TrainConfig,
+    budget_label,
     fit_input_norm,
     open_source,
     readout_key,
@@ -212,7 +213,7 @@ def bits_rows(
             "readout": spec.id,
             "classifier": heads.bits.classifier,
             "input_norm": cfg["input_norm"],
-            "budget": f"{cfg['steps']} steps" if cfg["steps"] else f"{cfg['epochs']} epochs",
+            "budget": budget_label(cfg),
             "seed": payload["seed"],
             "tap": tap,
             "depth": order.index(tap) + 1,

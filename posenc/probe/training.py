@@ -58,6 +58,12 @@ class TrainConfig:
         return cls(**values)
 
 
+def budget_label(train_config: dict) -> str:
+    """A saved readout's training budget as its metrics rows name it ("180 steps", "15 epochs")."""
+    cfg = train_config
+    return f"{cfg['steps']} steps" if cfg["steps"] else f"{cfg['epochs']} epochs"
+
+
 def _channels_last(block: np.ndarray) -> torch.Tensor:
     """(n, c, y, x) array -> (n, y, x, c) tensor in the store's dtype (the layout the readout reads fastest)."""
     return torch.from_numpy(block).permute(0, 2, 3, 1).contiguous()

@@ -97,6 +97,7 @@ def depth_figure(summary: pd.DataFrame, plan: dict, out_png, test_input: str = "
         ax.set(title=f"K = {k} (at most {np.log2(k * k):.0f} bits)", xlabel="relative depth (tap / taps)")
         ax.set_xlim(0, 1.05)
     axes[0][0].set_ylabel(f"bits of position ({test_input} test images)")
+    fig.suptitle(plan.get("setting", ""), fontsize=8)
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(labels)), fontsize=7)
     save_figure(fig, out_png)
@@ -138,6 +139,7 @@ def best_figure(best: pd.DataFrame, plan: dict, out_png, k: int) -> None:
         y, [f"{plan['labels'].get(b, b)} [{tap}]" for b, tap in zip(best.index, best["tap"])], fontsize=8
     )
     ax.set_xlabel(f"bits of position at the best tap, K = {k} (lower bound; at most {np.log2(k * k):.0f})")
+    ax.set_title(plan.get("setting", ""), fontsize=8)
     for family in dict.fromkeys(families):
         ax.barh([np.nan], [np.nan], color=FAMILY_COLOURS[family], label=family)
     ax.legend(fontsize=7, loc="lower right")
