@@ -19,7 +19,13 @@ from posenc.features.registry import ARCHS, get_arch, is_known_arch, min_unpadde
 from posenc.images.packages import catalog
 from posenc.io import parse_checksum
 from posenc.plan import analysis_test_set, bits_readout, has_masks, row_readout, synthetic_test_sets
-from posenc.schema import SCHEMA_PATH, load_schema, schema_defaults, schema_property  # noqa: F401 (the config's API)
+from posenc.schema import (  # noqa: F401 (the config's API)
+    SCHEMA_PATH,
+    image_set_defaults,
+    load_schema,
+    schema_defaults,
+    schema_property,
+)
 
 
 class ConfigError(ActionableError, ValueError):
@@ -135,11 +141,43 @@ def validate_config(config: dict, schema: dict | None = None) -> dict:
 
 
 def _photo_package_problems(name: str, entry: dict) -> list[str]:
-    return [
-        f"config key `image_sets.{name}.packages`: unknown photo package {key!r}; choose among "
-        f"{', '.join(catalog())}"
-        for key in entry.get("packages", []) if entry["source"] == "packages" and key not in catalog()
-    ]  # fmt: skip
+    """Photo packages are catalogued photo packages; cut-outs come from a package of kind "cutouts" and go
+    with background `packages` (composites only)."""
+    where, problems = f"config key `image_sets.{name}", []
+    if entry["source"] not in ("packages", "composite"):
+        return problems
+    for key in entry.get("packages", []):
+        if key not in catalog():
+            problems.append(
+                f"{where}.packages`: unknown photo package {key!r}; choose among {', '.join(catalog())}"
+            )
+        elif catalog()[key].get("kind") == "cutouts":
+            problems.append(
+                f"{where}.packages`: {key} holds cut-outs, not photos; name it as a composite set's `cutouts`"
+            )
+    cutouts = entry.get("cutouts")
+    if entry["source"] == "packages" or cutouts is None:
+        if cutouts is not None or (entry["source"] == "composite" and entry.get("packages")):
+            problems.append(
+                f"{where}`: `cutouts` and `packages` go together, on a composite set (cut-outs pasted on photos)"
+            )
+        return problems
+    kinds = [k for k, v in catalog().items() if v.get("kind") == "cutouts"]
+    if catalog().get(cutouts, {}).get("kind") != "cutouts":
+        problems.append(
+            f"{where}.cutouts`: {cutouts!r} is not a package of cut-outs; choose among {', '.join(kinds)}"
+        )
+    if not entry.get("packages"):
+        problems.append(
+            f"{where}.packages`: the background photos' packages are needed with `cutouts`; add them"
+        )
+    categories = entry.get("categories", image_set_defaults()["categories"])
+    if entry.get("task") == "segmentation" and entry.get("classes", 3) > len(categories):
+        problems.append(
+            f"{where}.classes`: {entry.get('classes', 3)} classes, but `categories` names {len(categories)}; "
+            f"name a category per class"
+        )
+    return problems
 
 
 def _shared_packages(config: dict) -> list[str]:
@@ -442,6 +480,30 @@ def _check_dense_tasks(config: dict) -> list[str]:
                     f"config key `{where}.classes`: {task['classes']}, but image set {image_set!r} "
                     f"has {entry.get('classes')} classes; make them equal"
                 )
+        problems += _dense_leaks(config, name, task)
+    return problems
+
+
+def _dense_leaks(config: dict, name: str, task: dict) -> list[str]:
+    """A dense task's composite test sets take other objects (split) and other backgrounds (packages) than
+    its training set."""
+    sets, problems = config["image_sets"], []
+    train = sets.get(task["train_set"], {})
+    for test in task["test_sets"]:
+        entry = sets.get(test, {})
+        if "composite" != train.get("source") or "composite" != entry.get("source"):
+            continue
+        if train.get("split") == entry.get("split"):
+            problems.append(
+                f"config key `image_sets.{test}.split`: {entry.get('split')!r}, as the training set "
+                f"{task['train_set']!r} of dense_tasks.{name}: test on the other split"
+            )
+        shared = set(train.get("packages", [])) & set(entry.get("packages", []))
+        if shared:
+            problems.append(
+                f"config key `image_sets.{test}.packages`: {', '.join(sorted(shared))} also give the backgrounds "
+                f"of {task['train_set']!r} (dense_tasks.{name}); take the test backgrounds from other packages"
+            )
     return problems
 
 

@@ -9,6 +9,7 @@ def dataset(name: str) -> str:
 
 DOWNLOADS = "resources/downloads"
 ATTRIBUTION = "results/ATTRIBUTION.md"
+DENSE_ATTRIBUTION = "results/dense/ATTRIBUTION.md"  # the photos and cut-outs of the dense tasks' composites
 
 
 def photos(package: str, resources: str = "resources") -> str:

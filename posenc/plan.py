@@ -176,6 +176,14 @@ def attribution_manifests(config: dict) -> list[str]:
     return [paths.manifest(name) for name, e in config["image_sets"].items() if e["source"] == "packages"]
 
 
+def dense_attribution_manifests(config: dict) -> list[str]:
+    """The manifests of the dense tasks' sets made of package files: composites of cut-outs on photos, or
+    package photos (results/dense/ATTRIBUTION.md's input)."""
+    names = [n for task in config["dense_tasks"].values() for n in [task["train_set"], *task["test_sets"]]]
+    sets = config["image_sets"]
+    return [paths.manifest(n) for n in dict.fromkeys(names) if sets[n].get("packages")]
+
+
 def table_plan(config: dict, table: str) -> dict:
     """Everything make_table needs beside the metric files: layout, targets, test inputs, rows, notes."""
     entry = config["tables"][table]

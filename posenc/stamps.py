@@ -34,7 +34,8 @@ STAMPS = "results/.stamps"
 
 def stamp_path(rule: str, *keys) -> str:
     """results/.stamps/<rule>/<key>/.../<last key>.json (keys: the job's wildcard values)."""
-    return str(Path(STAMPS, rule, *map(str, keys or ("job",))).with_suffix(".json"))
+    *folders, last = map(str, keys or ("job",))
+    return str(Path(STAMPS, rule, *folders, f"{last}.json"))  # not with_suffix: "lomiri-wallpapers-16.04"
 
 
 def stamp_text(settings: dict, rebuild: int | None = None) -> str:

@@ -141,6 +141,26 @@ def test_dense_tasks_need_sets_with_masks_of_their_task(default):
         validate_config(wrong_column)
 
 
+def test_dense_composites_of_cutouts_cannot_share_objects_or_backgrounds(default):
+    bad = copy.deepcopy(default)
+    bad["image_sets"]["sod_test"]["split"] = "train"  # the training objects
+    bad["image_sets"]["seg_test"]["packages"] = ["scratch", "mate-backgrounds"]  # a training background
+    bad["image_sets"]["seg_train"]["classes"] = bad["dense_tasks"]["seg"]["classes"] = 3
+    bad["image_sets"]["seg_train"]["categories"] = ["animals", "plants"]
+    bad["image_sets"]["natural"]["packages"] = ["tuxpaint-stamps-default"]  # cut-outs as test photos
+    bad["image_sets"]["sod_train"]["cutouts"] = "scratch"  # photos, not cut-outs
+    del bad["image_sets"]["seg_test"]["cutouts"]
+    with pytest.raises(ConfigError) as err:
+        validate_config(bad)
+    text = str(err.value)
+    assert "`image_sets.sod_test.split`: 'train', as the training set 'sod_train' of dense_tasks.sod" in text
+    assert "`image_sets.seg_test.packages`: scratch also give the backgrounds of 'seg_train'" in text
+    assert "`image_sets.seg_train.classes`: 3 classes, but `categories` names 2" in text
+    assert "`image_sets.natural.packages`: tuxpaint-stamps-default holds cut-outs, not photos" in text
+    assert "`image_sets.sod_train.cutouts`: 'scratch' is not a package of cut-outs" in text
+    assert "`image_sets.seg_test`: `cutouts` and `packages` go together" in text
+
+
 def test_dataclass_defaults_are_the_schema_defaults():
     """One source for every default: each settings dataclass has exactly the schema's keys and defaults."""
     from dataclasses import fields

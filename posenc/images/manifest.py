@@ -38,6 +38,8 @@ class ImageRecord:
     member: str = ""  # path inside the package's archive
     licence: str = ""
     author: str = ""  # author or copyright holder, as the package's copyright file states it
+    # composites of package files: the photos and cut-outs it is made of (<package>/<file>, joined by " + ")
+    parts: str = ""
 
 
 def list_hash(records) -> str:

@@ -93,6 +93,22 @@ def photos() -> tuple[Photo, ...]:
         )
 
 
+@cache
+def _photos_by_name() -> dict[str, Photo]:
+    return {f"{p.package}/{p.file_name}": p for p in photos()}
+
+
+def photo_by_name(name: str) -> Photo:
+    """A catalogued photo or cut-out by the name image sets give it: <package>/<file name>."""
+    try:
+        return _photos_by_name()[name]
+    except KeyError:
+        raise ActionableError(
+            f"{name} is not a catalogued photo (posenc/data/corpus/photos.csv): the manifest that names it "
+            f"comes from another catalogue; rebuild its image set"
+        ) from None
+
+
 def package_photos(key: str) -> list[Photo]:
     return [p for p in photos() if p.package == key]
 

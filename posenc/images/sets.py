@@ -8,7 +8,7 @@ from pathlib import Path
 
 from posenc import paths
 from posenc.errors import ActionableError
-from posenc.images.composites import build_composites
+from posenc.images.composites import build_composites, real_parts
 from posenc.images.decode import IMAGE_EXTENSIONS
 from posenc.images.download import dataset_images
 from posenc.images.embedded import build_embedded, synthetic_records
@@ -147,8 +147,15 @@ def _resolve(entry: dict, name: str, resources_dir):
         )
     if source == "composite":
         out = Path(resources_dir) / "images" / name
+        parts = real_parts(entry, resources_dir) if entry.get("packages") else None
         return build_composites(
-            entry["task"], entry["split"], entry["count"], out, entry.get("seed", 0), entry.get("classes", 3)
+            entry["task"],
+            entry["split"],
+            entry["count"],
+            out,
+            entry.get("seed", 0),
+            entry.get("classes", 3),
+            parts,
         )
     if source == "dataset":
         if "dataset_entry" not in entry:

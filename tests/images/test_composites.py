@@ -2,7 +2,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from posenc.images.composites import SHAPES, build_composites, shape_mask
+from posenc.images.composites import (
+    SHAPES,
+    Cutout,
+    RealParts,
+    build_composites,
+    cutout_category,
+    cutout_split,
+    shape_mask,
+)
 from posenc.images.manifest import read_manifest, write_manifest
 from posenc.images.masks import IGNORE, load_mask, segmentation_target
 from posenc.images.sets import MissingImages, build_image_set, folder_records
@@ -82,3 +90,86 @@ def test_voc_style_palette_masks_keep_class_indices_and_borders_are_ignored(tmp_
     target = segmentation_target(loaded, classes=3)
     assert target.tolist() == [[0, 1, IGNORE], [IGNORE, 3, 0]]
     assert len(SHAPES) >= 3
+
+
+def _disc_cutout(name, category, colour, side=120):
+    """An RGBA cut-out: a disc of one colour, opaque inside, its alpha falling to 0 over a soft rim."""
+    yy, xx = np.mgrid[0:side, 0:side]
+    r = np.hypot(yy - side / 2, xx - side / 2) / (side / 2)
+    alpha = np.clip((1.0 - r) / 0.2, 0, 1) * 255
+    rgba = np.zeros((side, side, 4), np.uint8)
+    rgba[..., :3] = colour
+    rgba[..., 3] = alpha.astype(np.uint8)
+    return Cutout(name, rgba, category)
+
+
+def _parts(categories=()):
+    backgrounds = {"bg/a.png": np.full((300, 400, 3), (0, 200, 0), np.uint8)}
+    cutouts = (
+        _disc_cutout("c/red.png", "animals", (250, 10, 10)),
+        _disc_cutout("c/blue.png", "plants", (10, 10, 250)),
+    )
+    return RealParts(backgrounds, cutouts, 128, tuple(categories))
+
+
+def test_real_cutouts_paste_exactly_the_pixels_their_mask_holds(tmp_path):
+    records = build_composites("saliency", "train", 30, tmp_path, parts=_parts())
+    centres = []
+    for rec in records:
+        image, mask = np.asarray(Image.open(rec.path)), load_mask(rec.mask)
+        changed = (image != (0, 200, 0)).any(-1)
+        assert (changed == (mask == 255)).all()  # the mask is exactly the pasted pixels, no blended rim
+        assert set(np.unique(mask)) == {0, 255}
+        assert rec.parts.startswith("bg/a.png + c/")
+        ys, xs = np.nonzero(mask)
+        centres.append((ys.mean() / 256, xs.mean() / 256))
+    # one object, centred as in saliency data sets, its long side 40-75% of the image
+    assert np.allclose(np.mean(centres, 0), 0.5, atol=0.06)
+    assert 0.4 * 256 * 0.75 <= min(np.ptp(np.nonzero(load_mask(r.mask))[0]) for r in records[:5])
+
+
+def test_real_segmentation_takes_its_classes_from_the_cutouts_categories(tmp_path):
+    records = build_composites(
+        "segmentation", "test", 20, tmp_path, classes=2, parts=_parts(["plants", "animals"])
+    )
+    seen = set()
+    for rec in records:
+        image, labels = np.asarray(Image.open(rec.path)), load_mask(rec.mask)
+        # class 1 = the first category (plants: the blue disc), class 2 = animals (red)
+        for cls, colour in ((1, (10, 10, 250)), (2, (250, 10, 10))):  # resampled: within a few levels
+            assert (np.abs(image[labels == cls].astype(int) - colour) <= 4).all()
+        assert ((labels == 0) == (image == (0, 200, 0)).all(-1)).all()
+        seen |= set(np.unique(labels).tolist())
+    assert seen == {0, 1, 2}
+
+
+def test_the_catalogued_cutouts_split_by_content_into_disjoint_train_and_test():
+    from posenc.images.packages import package_photos
+
+    stamps = package_photos("tuxpaint-stamps-default")
+    splits = {s: [p for p in stamps if cutout_split(p.sha256) == s] for s in ("train", "test")}
+    assert len(splits["train"]) + len(splits["test"]) == len(stamps) >= 200
+    assert 0.15 < len(splits["test"]) / len(stamps) < 0.35
+    for category in ("animals", "plants", "household"):  # the default's segmentation classes
+        for split in splits.values():
+            assert any(cutout_category("tuxpaint-stamps-default", p.member) == category for p in split)
+
+
+def test_the_attribution_of_composites_lists_every_photo_and_cutout_they_use(tmp_path):
+    from posenc.images.attribution import attribution_markdown
+    from posenc.images.packages import package_photos
+
+    background = package_photos("scratch")[0]
+    stamp = package_photos("tuxpaint-stamps-default")[0]
+    parts = RealParts(
+        {f"scratch/{background.file_name}": np.full((300, 300, 3), 90, np.uint8)},
+        (_disc_cutout(f"tuxpaint-stamps-default/{stamp.file_name}", "animals", (1, 2, 3)),),
+        128,
+    )
+    write_manifest(
+        "sod", build_composites("saliency", "train", 3, tmp_path / "s", parts=parts), tmp_path / "m.json"
+    )
+    page = attribution_markdown([tmp_path / "m.json"])
+    assert "## Image set `sod` (3 composites of 2 photographs and cut-outs)" in page
+    assert f"`{stamp.member}` | GPL-2 |" in page and f"`{background.member}` | {background.licence} |" in page
+    assert "tuxpaint-stamps-default 2022.06.04-1" in page and "2 distinct files in all" in page

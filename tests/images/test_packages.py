@@ -38,7 +38,9 @@ def test_catalogue_is_curated_photos_without_duplicates():
     assert set(p.package for p in listed) <= set(catalog())
     shas = Counter(p.sha256 for p in listed)
     assert shas.most_common(1)[0][1] == 1, "an exact duplicate photo is catalogued twice"
-    assert all(min(p.width, p.height) >= 172 for p in listed)
+    cutouts = {k for k, e in catalog().items() if e.get("kind") == "cutouts"}
+    assert all(min(p.width, p.height) >= 172 for p in listed if p.package not in cutouts)
+    assert all(max(p.width, p.height) >= 100 for p in listed if p.package in cutouts)
     assert all(p.licence and p.source for p in listed)
     assert all(len(e["sha256"]) == 64 and e["client"] in packages.CLIENTS for e in catalog().values())
 
@@ -137,11 +139,14 @@ def corpus(tmp_path, monkeypatch):
         writer.writerow(["package", "member", "sha256", "width", "height", "licence", "source"])
         writer.writerows(rows)
     monkeypatch.setattr(packages, "CORPUS_DIR", root)
-    packages.catalog.cache_clear()
-    packages.photos.cache_clear()
+    _clear_caches()
     yield downloads, files
-    packages.catalog.cache_clear()
-    packages.photos.cache_clear()
+    _clear_caches()
+
+
+def _clear_caches():
+    for cached in (packages.catalog, packages.photos, packages._photos_by_name):
+        cached.cache_clear()
 
 
 def _rcc(tmp_path, files):
@@ -250,7 +255,7 @@ def test_image_set_from_packages_records_origin_and_licence(corpus, tmp_path):
     assert [r.package for r in records] == ["npmpkg 1.0"] * 2 + ["whlpkg 1.0"] * 2
     assert records[0].member == "package/img/p0.png" and records[0].licence == "MIT"
     page = attribution_markdown([tmp_path / "m.json"])
-    assert "2 distinct photographs in all" in page
+    assert "2 distinct files in all" in page
     assert page.count("| MIT | the tests |") == 4 and "`whlpkg/img/p1.png`" in page
 
 

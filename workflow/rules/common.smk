@@ -77,8 +77,9 @@ def image_set_inputs(wildcards):
             f"config key image_sets.{wildcards.image_set}.path: {entry['path']} is not a folder; set it to "
             f"the folder of the set's images"
         )
-    if entry["source"] == "packages":
-        return [paths.photos(key) for key in entry["packages"]]
+    if entry["source"] in ("packages", "composite"):  # composites: backgrounds and cut-outs
+        keys = [*entry.get("packages", []), *([entry["cutouts"]] if entry.get("cutouts") else [])]
+        return [paths.photos(key) for key in keys]
     return [entry["path"]] if entry["source"] == "folder" else []
 
 

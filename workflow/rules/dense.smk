@@ -49,6 +49,7 @@ rule evaluate_dense_model:
 rule make_table5:
     input:
         metrics=plan.all_dense_metrics(config),
+        attribution=[paths.DENSE_ATTRIBUTION] if plan.dense_attribution_manifests(config) else [],
         stamp=stamp("make_table5", **TABLE5),
     output:
         csv=report(paths.table("table5", "csv"), caption="../report/table.rst", category="Tables"),

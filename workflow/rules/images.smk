@@ -43,3 +43,12 @@ rule write_attribution:
         ENV
     script:
         "../scripts/write_attribution.py"
+
+
+use rule write_attribution as write_dense_attribution with:
+    input:
+        manifests=plan.dense_attribution_manifests(config),
+    output:
+        attribution=paths.DENSE_ATTRIBUTION,
+    log:
+        "logs/write_attribution_dense.log",
