@@ -33,9 +33,13 @@ STAMPS = "results/.stamps"
 
 
 def stamp_path(rule: str, *keys) -> str:
-    """results/.stamps/<rule>/<key>/.../<last key>.json (keys: the job's wildcard values)."""
-    *folders, last = map(str, keys or ("job",))
-    return str(Path(STAMPS, rule, *folders, f"{last}.json"))  # not with_suffix: "lomiri-wallpapers-16.04"
+    """results/.stamps/<rule>/<key>/.../stamp.json (keys: the job's wildcard values).
+
+    A folder of its own per job: Snakemake lists a folder once while it plans (its inventory) and takes a
+    file that was not in the listing for absent, so a stamp that an input function writes beside another
+    job's, after that listing, would be missing (two targets of one rule in one call). A folder that did not
+    exist when its parent was listed is looked up afresh."""
+    return str(Path(STAMPS, rule, *map(str, keys), "stamp.json"))
 
 
 def stamp_text(settings: dict, rebuild: int | None = None) -> str:

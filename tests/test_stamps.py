@@ -38,9 +38,10 @@ def test_an_output_that_no_longer_fits_gives_the_stamp_new_content(tmp_path):
 
 def test_stamp_paths_follow_the_job_wildcards():
     assert stamp_path("train_readout", "vgg", "L1-k3-p0-all", "0") == (
-        "results/.stamps/train_readout/vgg/L1-k3-p0-all/0.json"
+        "results/.stamps/train_readout/vgg/L1-k3-p0-all/0/stamp.json"
     )
-    assert stamp_path("collect_metrics") == "results/.stamps/collect_metrics/job.json"
+    assert stamp_path("collect_metrics") == "results/.stamps/collect_metrics/stamp.json"
+    assert stamp_path("prepare_image_set", "lomiri-wallpapers-16.04").endswith("16.04/stamp.json")
 
 
 def test_a_read_only_results_folder_is_one_line_naming_it_while_planning(tmp_path, monkeypatch):

@@ -136,6 +136,15 @@ def test_rerun_does_nothing_and_seeds_retrain_without_reextracting(tiny_run):
     assert {p: p.read_bytes() for p in (workdir / "results" / ".stamps").rglob("*.json")} == stamps
 
 
+def test_two_targets_of_one_rule_in_one_call(tmp_path):
+    # each job's settings stamp is written while Snakemake plans, after it listed the stamp folders: a stamp
+    # beside another job's would be taken for missing (MissingInputException), one in its own folder is not
+    shutil.copytree(ROOT / ".test" / "config", tmp_path / "config")
+    out = snakemake(tmp_path, "--cores", "2", "results/images/train.json", "results/images/natural.json")
+    assert "2 of 2 steps (100%) done" in out
+    assert (tmp_path / "results" / "images" / "natural.json").is_file()
+
+
 def test_a_dry_run_writes_nothing_under_results(tmp_path):
     (tmp_path / "config").mkdir()
     shutil.copy(ROOT / ".test" / "config" / "config.yaml", tmp_path / "config" / "config.yaml")
